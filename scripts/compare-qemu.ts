@@ -1,0 +1,199 @@
+/**
+ * compare:qemu — run every guest image in guests/build/*.elf under QEMU and under
+ * hyperstep, and compare the serial output (stdout bytes) and the exit status.
+ *
+ *   npm run compare:qemu [-- name ...]      (names filter the guests, e.g. "hello")
+ *
+ * Prints one line per guest: "PASS name", "FAIL name: <reason>" or "SKIP name: <reason>",
+ * and exits with status 1 if any guest failed. Skips everything (exit 0) when
+ * qemu-system-x86_64 is not installed.
+ *
+ * Guests without guests/expected/<name>.status are skipped: they do not exit through
+ * isa-debug-exit (e.g. third-party kernels that end in cli;hlt), so QEMU would only stop at
+ * the timeout.
+ */
+import { spawn } from 'node:child_process';
+import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const TIMEOUT_MS = 120_000;
+const QEMU = 'qemu-system-x86_64';
+
+/** dist/scripts/compare-qemu.js -> repo root (../..). */
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+const buildDir = join(repoRoot, 'guests', 'build');
+const expectedDir = join(repoRoot, 'guests', 'expected');
+
+interface RunResult {
+  stdout: Buffer;
+  stderr: Buffer;
+  /** Exit code, or null if the process was killed / failed to start. */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  timedOut: boolean;
+  error?: string;
+}
+
+function findOnPath(cmd: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(dir, cmd);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+function run(cmd: string, args: string[], cwd: string): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let timedOut = false;
+    let settled = false;
+    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, TIMEOUT_MS);
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    const finish = (code: number | null, signal: NodeJS.Signals | null, error?: string): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve({
+        stdout: Buffer.concat(out),
+        stderr: Buffer.concat(err),
+        code,
+        signal,
+        timedOut,
+        ...(error !== undefined ? { error } : {}),
+      });
+    };
+    child.on('error', (e) => finish(null, null, e.message));
+    child.on('close', (code, signal) => finish(code, signal));
+  });
+}
+
+function describeStatus(r: RunResult): string {
+  if (r.error !== undefined) return `error (${r.error})`;
+  if (r.timedOut) return `timeout after ${TIMEOUT_MS / 1000} s`;
+  if (r.code !== null) return `status ${r.code}`;
+  return `signal ${r.signal ?? '?'}`;
+}
+
+function firstDifference(a: Buffer, b: Buffer): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    if (a[i] !== b[i]) return i;
+  }
+  return a.length === b.length ? -1 : n;
+}
+
+function snippet(buf: Buffer, at: number): string {
+  return JSON.stringify(buf.subarray(Math.max(0, at - 16), at + 24).toString('latin1'));
+}
+
+function lastLines(buf: Buffer, n: number): string {
+  const lines = buf.toString('utf8').trimEnd().split('\n');
+  return lines.slice(-n).join('\n');
+}
+
+async function main(): Promise<number> {
+  const qemu = findOnPath(QEMU);
+  if (!qemu) {
+    console.log(`compare:qemu: skipped: ${QEMU} not found (apt-get install -y qemu-system-x86)`);
+    return 0;
+  }
+  if (!existsSync(buildDir)) {
+    console.log(`compare:qemu: no ${buildDir}; run "npm run guests" first`);
+    return 1;
+  }
+  const filter = process.argv.slice(2);
+  const guests = readdirSync(buildDir)
+    .filter((f) => f.endsWith('.elf'))
+    .map((f) => f.slice(0, -'.elf'.length))
+    .filter((name) => filter.length === 0 || filter.includes(name))
+    .sort();
+  if (guests.length === 0) {
+    console.log(`compare:qemu: no guests/build/*.elf found; run "npm run guests" first`);
+    return 1;
+  }
+
+  const hyperstep = join(repoRoot, 'bin', 'hyperstep.js');
+  let failed = 0;
+  let skipped = 0;
+  for (const name of guests) {
+    const elf = join(buildDir, `${name}.elf`);
+    const statusFile = join(expectedDir, `${name}.status`);
+    if (!existsSync(statusFile)) {
+      console.log(`SKIP ${name}: no guests/expected/${name}.status (does not exit via isa-debug-exit)`);
+      skipped++;
+      continue;
+    }
+    const qemuArgs = [
+      '-nodefaults', '-accel', 'tcg', '-cpu', 'max', '-m', '256', '-display', 'none',
+      '-serial', 'stdio', '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x4', '-kernel', elf,
+    ];
+    const [q, h] = await Promise.all([
+      run(qemu, qemuArgs, repoRoot),
+      run(process.execPath, [hyperstep, 'run', elf], repoRoot),
+    ]);
+
+    // Sanity: QEMU itself should still match the recorded expectation.
+    const expOut = join(expectedDir, `${name}.out`);
+    if (existsSync(expOut)) {
+      const exp = readFileSync(expOut);
+      const expStatus = readFileSync(statusFile, 'utf8').trim();
+      if (!exp.equals(q.stdout) || String(q.code) !== expStatus) {
+        console.log(`note: ${name}: QEMU output/status differs from guests/expected/${name}.{out,status}`);
+      }
+    }
+
+    const reasons: string[] = [];
+    if (q.error !== undefined || q.timedOut || q.code === null) {
+      reasons.push(`QEMU did not exit normally: ${describeStatus(q)}`);
+    }
+    if (q.code !== h.code || q.timedOut !== h.timedOut || h.error !== undefined) {
+      reasons.push(`status mismatch: qemu ${describeStatus(q)}, hyperstep ${describeStatus(h)}`);
+    }
+    const off = firstDifference(q.stdout, h.stdout);
+    if (off >= 0) {
+      reasons.push(
+        `output differs at byte ${off} (qemu ${q.stdout.length} bytes, hyperstep ${h.stdout.length} bytes): ` +
+          `qemu ${snippet(q.stdout, off)} vs hyperstep ${snippet(h.stdout, off)}`,
+      );
+    }
+    if (reasons.length === 0) {
+      console.log(`PASS ${name}`);
+    } else {
+      failed++;
+      console.log(`FAIL ${name}: ${reasons.join('; ')}`);
+      if (h.stderr.length > 0) {
+        console.log(`  hyperstep stderr (last lines):\n${lastLines(h.stderr, 5).replace(/^/gm, '    ')}`);
+      }
+    }
+  }
+  const compared = guests.length - skipped;
+  console.log(
+    `compare:qemu: ${compared - failed}/${compared} guests match` +
+      (skipped ? `, ${skipped} skipped` : '') +
+      (failed ? `, ${failed} failed` : ''),
+  );
+  return failed > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    console.error(e);
+    process.exitCode = 1;
+  },
+);

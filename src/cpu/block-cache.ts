@@ -1,0 +1,194 @@
+// The decode cache: basic blocks of compiled ops, keyed by physical address and mode, decoded once.
+import { Decoder, DecoderError, DecoderOptions, FlowControl, Mnemonic, type Instruction } from "iced-x86";
+import type { Cpu } from "./cpu.js";
+import type { Ctx, Op } from "./context.js";
+import { compileInstruction, endsBlock } from "./compile.js";
+import { Access } from "../mem/paging.js";
+import { PAGE_SHIFT } from "../mem/physical.js";
+
+const MAX_BLOCK_INSNS = 64;
+const L1_SIZE = 4096;
+
+export interface Block {
+  readonly la: number;
+  readonly pa: number;
+  readonly modeKey: number;
+  readonly ops: Op[];
+  /** Linear address of each instruction, and the address after the block. */
+  readonly rips: number[];
+  readonly lens: number[];
+  readonly endRip: number;
+  /** Physical address of each instruction's first byte (for debuggers). */
+  readonly pas: number[];
+  readonly bytes: Uint8Array;
+  valid: boolean;
+  /** Physical pages holding this block's bytes. */
+  readonly pages: number[];
+  /** Mnemonic of each instruction, for breakpoints and statistics. */
+  readonly mnemonics: Mnemonic[];
+}
+
+export class BlockCache {
+  private readonly byKey = new Map<number, Block>();
+  private readonly byPage = new Map<number, Block[]>();
+  private readonly l1: Array<Block | undefined> = new Array(L1_SIZE).fill(undefined);
+  private l1Epoch = -1;
+  /** The block being executed, so that self-modifying code can stop it. */
+  current: Block | undefined;
+  stats = { lookups: 0, hits: 0, compiles: 0, invalidations: 0, decodedInsns: 0 };
+
+  constructor(private readonly cpu: Cpu) {
+    cpu.mem.onCodeWrite = (pa, len) => this.invalidateRange(pa, len);
+    const prev = cpu.onModeChange;
+    cpu.onModeChange = () => { prev(); this.l1.fill(undefined); };
+  }
+
+  /** The block at the current RIP: L1 hit in steady state, else a decode-cache lookup or compile. */
+  lookup(): Block {
+    const cpu = this.cpu;
+    const la = cpu.rip;
+    if (cpu.mmu.epoch !== this.l1Epoch) { this.l1.fill(undefined); this.l1Epoch = cpu.mmu.epoch; }
+    const l = la | 0;
+    const slot = (l ^ (l >>> 12)) & (L1_SIZE - 1);
+    const b = this.l1[slot];
+    this.stats.lookups++;
+    if (b !== undefined && b.la === la) { this.stats.hits++; return b; }
+    const pa = cpu.mmu.translate(la, Access.FETCH);
+    const key = pa * 4 + cpu.modeKey;
+    let blk = this.byKey.get(key);
+    if (blk === undefined || blk.la !== la) {
+      blk = this.compile(la, pa);
+      this.byKey.set(key, blk);
+    } else {
+      this.stats.hits++;
+    }
+    this.l1[slot] = blk;
+    return blk;
+  }
+
+  private compile(la: number, pa: number): Block {
+    const cpu = this.cpu;
+    this.stats.compiles++;
+    const inPage = 4096 - (pa & 0xfff);
+    const first = cpu.mem.readBytes(pa, inPage);
+    let bytes = first;
+    let pa2 = -1;
+    try {
+      pa2 = cpu.mmu.translate(la + inPage, Access.FETCH);
+      const tail = cpu.mem.readBytes(pa2, 15);
+      bytes = new Uint8Array(inPage + 15);
+      bytes.set(first); bytes.set(tail, inPage);
+    } catch {
+      // The next page is not fetchable: only an instruction that really crosses into it faults.
+    }
+    const decoder = new Decoder(cpu.mode, bytes, DecoderOptions.None);
+    decoder.ip = BigInt.asUintN(64, BigInt(la));
+    const ops: Op[] = [], rips: number[] = [], lens: number[] = [], pas: number[] = [], mnemonics: Mnemonic[] = [];
+    let off = 0;
+    let crossed = false;
+    const ins: Instruction = decoder.decode();
+    try {
+      for (;;) {
+        decoder.position = off;
+        decoder.ip = BigInt.asUintN(64, BigInt(la + off));
+        decoder.decodeOut(ins);
+        const len = ins.length;
+        if (ins.isInvalid && decoder.lastError === DecoderError.NoMoreBytes) {
+          // Ran off the end of the fetchable bytes: fetching the next page is what faults.
+          if (ops.length > 0) break;
+          cpu.mmu.translate(la + inPage, Access.FETCH);
+        }
+        const rip = la + off;
+        const ctx: Ctx = {
+          cpu, mmu: cpu.mmu, lo: cpu.lo, hi: cpu.hi, f: cpu.f, mode: cpu.mode, stackBits: cpu.stackBits(),
+          ins, rip, next: rip + len,
+        };
+        ops.push(compileInstruction(ctx));
+        rips.push(rip); lens.push(len); pas.push(pa + off); mnemonics.push(ins.mnemonic);
+        this.stats.decodedInsns++;
+        off += len;
+        if (off > inPage) crossed = true;
+        if (ins.isInvalid || endsBlock(ins) || off >= inPage || ops.length >= MAX_BLOCK_INSNS) break;
+        if (ins.flowControl !== FlowControl.Next) break;
+      }
+    } finally {
+      ins.free();
+      decoder.free();
+    }
+    const pages = [Math.floor(pa / 4096)];
+    if (crossed && pa2 >= 0) pages.push(Math.floor(pa2 / 4096));
+    const blk: Block = {
+      la, pa, modeKey: cpu.modeKey, ops, rips, lens, pas, endRip: la + off, valid: true, pages,
+      bytes: bytes.slice(0, off), mnemonics,
+    };
+    for (const p of pages) this.addToPage(p, blk);
+    return blk;
+  }
+
+  private addToPage(page: number, blk: Block): void {
+    let list = this.byPage.get(page);
+    if (!list) {
+      list = [];
+      this.byPage.set(page, list);
+      if (page < this.cpu.mem.codePages.length) {
+        this.cpu.mem.codePages[page] = 1;
+        this.cpu.mmu.dropWritesTo(page);
+      }
+    }
+    list.push(blk);
+  }
+
+  /** A guest write hit a page holding code: drop blocks whose bytes it overlaps. */
+  invalidateRange(pa: number, len: number): void {
+    const first = Math.floor(pa / 4096), last = Math.floor((pa + len - 1) / 4096);
+    for (let p = first; p <= last; p++) {
+      const list = this.byPage.get(p);
+      if (!list) continue;
+      const keep: Block[] = [];
+      for (const b of list) {
+        if (overlaps(b, pa, len)) this.drop(b);
+        else keep.push(b);
+      }
+      if (keep.length === 0) {
+        this.byPage.delete(p);
+        if (p < this.cpu.mem.codePages.length) this.cpu.mem.codePages[p] = 0;
+      } else {
+        this.byPage.set(p, keep);
+      }
+    }
+  }
+
+  private drop(b: Block): void {
+    if (!b.valid) return;
+    b.valid = false;
+    this.stats.invalidations++;
+    this.byKey.delete(b.pa * 4 + b.modeKey);
+    this.l1.fill(undefined);
+    if (b === this.current) this.cpu.abortBlock = true;
+  }
+
+  /** Drop everything (a debugger changed memory, or a test wants a cold cache). */
+  clear(): void {
+    for (const list of this.byPage.values()) for (const b of list) b.valid = false;
+    for (const p of this.byPage.keys()) if (p < this.cpu.mem.codePages.length) this.cpu.mem.codePages[p] = 0;
+    this.byKey.clear();
+    this.byPage.clear();
+    this.l1.fill(undefined);
+  }
+
+  get size(): number { return this.byKey.size; }
+}
+
+function overlaps(b: Block, pa: number, len: number): boolean {
+  // Instructions occupy [b.pa, b.pa + bytes) on the first page and continue on the second.
+  const firstEnd = Math.min(b.pa + b.bytes.length, (Math.floor(b.pa / 4096) + 1) * 4096);
+  if (pa < firstEnd && b.pa < pa + len) return true;
+  if (b.pages.length > 1) {
+    const start2 = b.pages[1] * 4096;
+    const end2 = start2 + (b.pa + b.bytes.length - firstEnd);
+    if (pa < end2 && start2 < pa + len) return true;
+  }
+  return false;
+}
+
+export { PAGE_SHIFT };

@@ -1,0 +1,56 @@
+// Instruction compiler dispatch: iced-x86 mnemonic -> the family compiler that builds its op.
+import { FlowControl, Mnemonic, OpKind, Register, type Instruction } from "iced-x86";
+import type { Compiler, Ctx, Op } from "./context.js";
+import { FAMILIES } from "./ops/index.js";
+
+const TABLE = new Map<Mnemonic, Compiler>();
+for (const family of FAMILIES) {
+  for (const [m, c] of family) {
+    if (TABLE.has(m)) throw new Error(`two compilers for ${Mnemonic[m]}`);
+    TABLE.set(m, c);
+  }
+}
+
+/** Mnemonics after which cached assumptions (mode, paging, interrupt state) may change. */
+const SYSTEM_ENDS = new Set<Mnemonic>([
+  Mnemonic.Hlt, Mnemonic.Lgdt, Mnemonic.Lidt, Mnemonic.Ltr, Mnemonic.Lldt, Mnemonic.Invlpg,
+  Mnemonic.Wrmsr, Mnemonic.Rdmsr, Mnemonic.Cpuid, Mnemonic.Sti, Mnemonic.Cli, Mnemonic.Popf, Mnemonic.Popfd,
+  Mnemonic.Popfq, Mnemonic.In, Mnemonic.Out, Mnemonic.Insb, Mnemonic.Insw, Mnemonic.Insd, Mnemonic.Outsb,
+  Mnemonic.Outsw, Mnemonic.Outsd, Mnemonic.Lmsw, Mnemonic.Clts, Mnemonic.Wbinvd, Mnemonic.Invd,
+  Mnemonic.Swapgs, Mnemonic.Pause,
+]);
+
+export function endsBlock(ins: Instruction): boolean {
+  if (ins.flowControl !== FlowControl.Next) return true;
+  const m = ins.mnemonic;
+  if (SYSTEM_ENDS.has(m)) return true;
+  // MOV to a control, debug or segment register changes how later code must be decoded or run.
+  if (m === Mnemonic.Mov || m === Mnemonic.Pop) {
+    const k = ins.op0Kind;
+    const r = ins.op0Register;
+    if (k === OpKind.Register && r >= Register.ES && r <= Register.GS) return true;
+    if (k === OpKind.Register && r >= Register.CR0 && r <= Register.DR15) return true;
+  }
+  return false;
+}
+
+export function compileInstruction(c: Ctx): Op {
+  const ins = c.ins;
+  const name = ins.isInvalid ? "(bad)" : Mnemonic[ins.mnemonic];
+  const cpu = c.cpu;
+  if (ins.isInvalid) return () => cpu.undefinedInstruction(name);
+  const comp = TABLE.get(ins.mnemonic);
+  let op: Op | undefined;
+  if (comp) {
+    try {
+      op = comp(c);
+    } catch (e) {
+      // An operand form the family does not handle: #UD in the guest, never a host crash.
+      op = undefined;
+      if (process.env.HYPERSTEP_DEBUG_COMPILE) console.error(`compile ${name}: ${(e as Error).message}`);
+    }
+  }
+  return op ?? (() => cpu.undefinedInstruction(name));
+}
+
+export function isImplemented(m: Mnemonic): boolean { return TABLE.has(m); }

@@ -1,0 +1,112 @@
+// The run loop: look up the block at RIP, run its ops, deliver exceptions, stop on request.
+import { Fault, Stop } from "./fault.js";
+import { raise } from "./exceptions.js";
+import { BlockCache, type Block } from "./block-cache.js";
+import type { Cpu } from "./cpu.js";
+import { describeCode } from "../debug/disasm.js";
+
+/** Called before each instruction when tracing: the block and the instruction's index in it. */
+export type TraceHook = (b: Block, i: number) => void;
+
+export class Executor {
+  readonly cache: BlockCache;
+  trace: TraceHook | undefined;
+
+  constructor(readonly cpu: Cpu) {
+    this.cache = new BlockCache(cpu);
+  }
+
+  /** Run until a Stop: halt, device exit, triple fault, or `limit` retired instructions. */
+  run(limit = Infinity): Stop {
+    const cpu = this.cpu;
+    const cache = this.cache;
+    for (;;) {
+      if (cpu.icount >= limit) return new Stop("max-insns", `instruction limit reached at RIP 0x${cpu.ripU64().toString(16)}`);
+      let b: Block;
+      try {
+        b = cache.lookup();
+      } catch (e) {
+        // A fetch fault: RIP already names the instruction that could not be fetched.
+        const s = this.fault(e, undefined, 0);
+        if (s) return s;
+        continue;
+      }
+      const ops = b.ops;
+      const len = ops.length;
+      let n = len;
+      const remaining = limit - cpu.icount;
+      if (n > remaining) n = remaining;
+      cpu.rip = n === len ? b.endRip : b.rips[n];
+      cache.current = b;
+      let i = 0;
+      try {
+        if (this.trace === undefined) {
+          for (; i < n; i++) {
+            ops[i]();
+            if (cpu.abortBlock) { this.abort(b, i); i++; break; }
+          }
+        } else {
+          const hook = this.trace;
+          for (; i < n; i++) {
+            const next = cpu.rip;
+            cpu.rip = b.rips[i];
+            hook(b, i);
+            cpu.rip = next;
+            ops[i]();
+            if (cpu.abortBlock) { this.abort(b, i); i++; break; }
+          }
+        }
+        cpu.icount += i;
+      } catch (e) {
+        cpu.icount += i;
+        const s = this.fault(e, b, i);
+        if (s) return s;
+      }
+      cache.current = undefined;
+    }
+  }
+
+  private abort(b: Block, i: number): void {
+    // The instruction at i rewrote code in this block: continue at the next instruction.
+    this.cpu.abortBlock = false;
+    if (i + 1 < b.ops.length) this.cpu.rip = b.rips[i + 1];
+  }
+
+  /** Handle something thrown while running instruction i of block b; a Stop ends the run. */
+  private fault(e: unknown, b: Block | undefined, i: number): Stop | undefined {
+    const cpu = this.cpu;
+    this.cache.current = undefined;
+    cpu.abortBlock = false;
+    if (e instanceof Fault) {
+      if (b) {
+        cpu.rip = b.rips[i];
+        // Traps and INT n complete the instruction: it retires.
+        if (!Number.isNaN(e.returnRip)) cpu.icount++;
+      }
+      try {
+        raise(cpu, e);
+      } catch (e2) {
+        if (e2 instanceof Stop) return e2;
+        return this.internal(e2, b, i);
+      }
+      return undefined;
+    }
+    if (e instanceof Stop) {
+      if (e.reason === "halt" || e.reason === "exit-device") cpu.icount++;
+      return e;
+    }
+    return this.internal(e, b, i);
+  }
+
+  /** An emulator bug or unimplemented path: report RIP, bytes and disassembly, keep the state. */
+  private internal(e: unknown, b: Block | undefined, i: number): Stop {
+    const cpu = this.cpu;
+    const msg = e instanceof Error ? e.message : String(e);
+    let where = `RIP 0x${cpu.ripU64().toString(16)}`;
+    if (b && i < b.rips.length) {
+      cpu.rip = b.rips[i];
+      where = describeCode(cpu, b.rips[i]);
+    }
+    return new Stop("internal", `internal error at ${where}: ${msg}`);
+  }
+}

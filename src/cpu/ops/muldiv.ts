@@ -1,0 +1,4 @@
+import type { Mnemonic } from "iced-x86";
+import type { Compiler } from "../context.js";
+
+export const MULDIV: Array<[Mnemonic, Compiler]> = [];

@@ -1,0 +1,394 @@
+// System instructions: MOV CR, RDMSR/WRMSR, CPUID, RDTSC, descriptor tables, INVLPG, port I/O,
+// HLT, CLI/STI, INT n, INT3, IRET, UD2.
+import { Mnemonic, OpKind, Register } from "iced-x86";
+import type { Compiler, Ctx, Op } from "../context.js";
+import { Cr0, CR0_DEFINED, Cr4, CR4_SUPPORTED, Efer } from "../control-regs.js";
+import { Fault, Stop, Vec } from "../fault.js";
+import { Fl } from "../flags.js";
+import { gpr, operandSize } from "../operands.js";
+import { effectiveAddress } from "../operands.js";
+import { Ar, readDescriptor } from "../segments.js";
+import { Seg } from "../regs.js";
+import type { Cpu } from "../cpu.js";
+import { loadCodeSegment } from "../far.js";
+import { loadDataSegment } from "../segments.js";
+
+const gp0 = (): never => { throw new Fault(Vec.GP, 0); };
+const requireCpl0 = (cpu: Cpu): void => { if (cpu.cpl !== 0) gp0(); };
+
+// ---------------------------------------------------------------- control registers
+export function writeCr(cpu: Cpu, n: number, lo: number, hi: number): void {
+  switch (n) {
+    case 0: {
+      if (hi !== 0 || (lo & ~CR0_DEFINED) !== 0) gp0();
+      const v = (lo | Cr0.ET) >>> 0;
+      if ((v & Cr0.PG) && !(v & Cr0.PE)) gp0();
+      if ((v & Cr0.NW) && !(v & Cr0.CD)) gp0();
+      const old = cpu.cr0;
+      const enablingPaging = (v & Cr0.PG) !== 0 && (old & Cr0.PG) === 0;
+      if (enablingPaging && (cpu.efer & Efer.LME)) {
+        if (!(cpu.cr4 & Cr4.PAE)) gp0();
+        if (cpu.segAttr[Seg.CS] & Ar.L) gp0();
+        cpu.efer |= Efer.LMA;
+      }
+      if (!(v & Cr0.PG) && (old & Cr0.PG)) {
+        if (cpu.mode === 64) gp0();
+        cpu.efer &= ~Efer.LMA;
+      }
+      cpu.cr0 = v;
+      if ((old ^ v) & (Cr0.PG | Cr0.WP | Cr0.PE)) cpu.mmu.flush();
+      cpu.updateMode();
+      return;
+    }
+    case 2: cpu.cr2 = hi * 4294967296 + (lo >>> 0); return;
+    case 3: {
+      const v = (hi >>> 0) * 4294967296 + (lo >>> 0);
+      // Bits above MAXPHYADDR are reserved in IA-32e mode (no PCID in this model).
+      if (cpu.efer & Efer.LMA) { if (hi >>> 0 >= 1 << (cpu.cpuid.physBits - 32)) gp0(); cpu.cr3 = v; }
+      else cpu.cr3 = lo >>> 0;
+      cpu.mmu.flush();
+      return;
+    }
+    case 4: {
+      if (hi !== 0 || (lo & ~CR4_SUPPORTED) !== 0) gp0();
+      if ((cpu.efer & Efer.LMA) && !(lo & Cr4.PAE)) gp0();
+      const old = cpu.cr4;
+      cpu.cr4 = lo >>> 0;
+      if ((old ^ lo) & (Cr4.PAE | Cr4.PSE | Cr4.PGE | Cr4.SMEP | Cr4.SMAP)) cpu.mmu.flush();
+      return;
+    }
+    case 8: if (hi !== 0 || (lo & ~0xf) !== 0) gp0(); cpu.cr8 = lo & 0xf; return;
+    default: throw new Fault(Vec.UD);
+  }
+}
+
+export function readCr(cpu: Cpu, n: number): number {
+  switch (n) {
+    case 0: return cpu.cr0;
+    case 2: return cpu.cr2;
+    case 3: return cpu.cr3;
+    case 4: return cpu.cr4;
+    case 8: return cpu.cr8;
+    default: throw new Fault(Vec.UD);
+  }
+}
+
+const movCr: Compiler = (c) => {
+  const ins = c.ins;
+  const { cpu, lo, hi } = c;
+  const r0 = ins.op0Register, r1 = ins.op1Register;
+  if (r0 >= Register.CR0 && r0 <= Register.CR15) {
+    const n = r0 - Register.CR0;
+    const g = gpr(r1)!;
+    const wide = g.size === 8;
+    return () => { requireCpl0(cpu); writeCr(cpu, n, lo[g.idx], wide ? hi[g.idx] : 0); };
+  }
+  if (r1 >= Register.CR0 && r1 <= Register.CR15) {
+    const n = r1 - Register.CR0;
+    const g = gpr(r0)!;
+    return () => {
+      requireCpl0(cpu);
+      const v = readCr(cpu, n);
+      lo[g.idx] = v | 0;
+      hi[g.idx] = g.size === 8 ? Math.floor(v / 4294967296) | 0 : 0;
+    };
+  }
+  return undefined; // debug registers: #UD until #3
+};
+
+// ---------------------------------------------------------------- MSRs, CPUID, TSC
+const rdmsr: Compiler = (c) => {
+  const { cpu, lo, hi } = c;
+  return () => {
+    requireCpl0(cpu);
+    const v = cpu.msr.read(lo[1] >>> 0);
+    lo[0] = Number(v & 0xffffffffn) | 0; hi[0] = 0;
+    lo[2] = Number(v >> 32n) | 0; hi[2] = 0;
+  };
+};
+const wrmsr: Compiler = (c) => {
+  const { cpu, lo } = c;
+  return () => {
+    requireCpl0(cpu);
+    cpu.msr.write(lo[1] >>> 0, (BigInt(lo[2] >>> 0) << 32n) | BigInt(lo[0] >>> 0));
+  };
+};
+const cpuid: Compiler = (c) => {
+  const { cpu, lo, hi } = c;
+  return () => {
+    const r = cpu.cpuid.query(lo[0] >>> 0, lo[1] >>> 0);
+    lo[0] = r[0]; lo[3] = r[1]; lo[1] = r[2]; lo[2] = r[3];
+    hi[0] = hi[3] = hi[1] = hi[2] = 0;
+  };
+};
+const rdtsc: Compiler = (c) => {
+  const { cpu, lo, hi } = c;
+  return () => {
+    if ((cpu.cr4 & Cr4.TSD) && cpu.cpl !== 0) gp0();
+    const t = cpu.msr.tsc();
+    lo[0] = Number(t & 0xffffffffn) | 0; hi[0] = 0;
+    lo[2] = Number(t >> 32n) | 0; hi[2] = 0;
+  };
+};
+
+// ---------------------------------------------------------------- descriptor tables
+function tableLoad(which: "gdt" | "idt"): Compiler {
+  return (c) => {
+    const { cpu, mmu } = c;
+    const ea = effectiveAddress(c);
+    const mode = c.mode;
+    const size16 = operandSize(c, 0) === 2 && mode !== 64 && /lgdtw|lidtw/.test(c.ins.toString());
+    return () => {
+      requireCpl0(cpu);
+      const a = ea();
+      const limit = mmu.rd16(a);
+      let base: number;
+      if (mode === 64) {
+        const l = mmu.rd64(a + 2);
+        base = mmu.hi * 4294967296 + (l >>> 0);
+        if (base >= 2 ** 47 || base < -(2 ** 47)) gp0();
+      } else {
+        base = mmu.rd32(a + 2) >>> 0;
+        if (size16) base &= 0xffffff;
+      }
+      if (which === "gdt") { cpu.gdtrBase = base; cpu.gdtrLimit = limit; }
+      else { cpu.idtrBase = base; cpu.idtrLimit = limit; }
+    };
+  };
+}
+function tableStore(which: "gdt" | "idt"): Compiler {
+  return (c) => {
+    const { cpu, mmu } = c;
+    const ea = effectiveAddress(c);
+    const mode = c.mode;
+    return () => {
+      const a = ea();
+      const base = which === "gdt" ? cpu.gdtrBase : cpu.idtrBase;
+      mmu.wr16(a, which === "gdt" ? cpu.gdtrLimit : cpu.idtrLimit);
+      if (mode === 64) mmu.wr64(a + 2, base | 0, Math.floor(base / 4294967296) | 0);
+      else mmu.wr32(a + 2, base | 0);
+    };
+  };
+}
+
+function operandValue(c: Ctx, n: number): () => number {
+  const ins = c.ins;
+  if (ins.opKind(n) === OpKind.Register) {
+    const g = gpr(ins.opRegister(n))!;
+    return () => c.lo[g.idx] & 0xffff;
+  }
+  const ea = effectiveAddress(c);
+  return () => c.mmu.rd16(ea());
+}
+
+export function loadTaskRegister(cpu: Cpu, sel: number): void {
+  if ((sel & 0xfffc) === 0 || (sel & 4)) throw new Fault(Vec.GP, sel & 0xfffc);
+  const { d, addr } = readDescriptor(cpu, sel);
+  const type = d.attr & 0xf;
+  const err = sel & 0xfffc;
+  const available = cpu.mode === 64 || (cpu.efer & Efer.LMA) ? type === 9 : type === 9 || type === 1;
+  if ((d.attr & Ar.S) || !available) throw new Fault(Vec.GP, err);
+  if (!(d.attr & Ar.P)) throw new Fault(Vec.NP, err);
+  let base = d.base;
+  if (cpu.efer & Efer.LMA) {
+    const upper = cpu.sysRead32(addr + 8);
+    base = (upper * 4294967296) + d.base;
+    base = base >= 2 ** 63 ? base - 2 ** 64 : base;
+  }
+  cpu.sysWrite32(addr + 4, d.hi | 0x200); // busy
+  cpu.tr = { sel, base, limit: d.limit, attr: d.attr | 2 };
+}
+
+const ltr: Compiler = (c) => {
+  const v = operandValue(c, 0);
+  const cpu = c.cpu;
+  return () => { requireCpl0(cpu); loadTaskRegister(cpu, v()); };
+};
+
+const lldt: Compiler = (c) => {
+  const v = operandValue(c, 0);
+  const cpu = c.cpu;
+  return () => {
+    requireCpl0(cpu);
+    const sel = v();
+    if ((sel & 0xfffc) === 0) { cpu.ldtr = { sel, base: 0, limit: 0, attr: Ar.UNUSABLE }; return; }
+    if (sel & 4) throw new Fault(Vec.GP, sel & 0xfffc);
+    const { d, addr } = readDescriptor(cpu, sel);
+    if ((d.attr & Ar.S) || (d.attr & 0xf) !== 2) throw new Fault(Vec.GP, sel & 0xfffc);
+    if (!(d.attr & Ar.P)) throw new Fault(Vec.NP, sel & 0xfffc);
+    let base = d.base;
+    if (cpu.efer & Efer.LMA) base = cpu.sysRead32(addr + 8) * 4294967296 + d.base;
+    cpu.ldtr = { sel, base, limit: d.limit, attr: d.attr };
+  };
+};
+
+function storeSelector(get: (cpu: Cpu) => number): Compiler {
+  return (c) => {
+    const ins = c.ins;
+    const { cpu, lo, hi } = c;
+    if (ins.op0Kind === OpKind.Register) {
+      const g = gpr(ins.op0Register)!;
+      return () => {
+        const v = get(cpu);
+        if (g.size === 2) lo[g.idx] = (lo[g.idx] & ~0xffff) | v; else { lo[g.idx] = v; hi[g.idx] = 0; }
+      };
+    }
+    const ea = effectiveAddress(c);
+    return () => c.mmu.wr16(ea(), get(cpu));
+  };
+}
+
+const invlpg: Compiler = (c) => {
+  const ea = effectiveAddress(c);
+  const cpu = c.cpu;
+  return () => { requireCpl0(cpu); cpu.mmu.flushPage(ea()); };
+};
+
+// ---------------------------------------------------------------- port I/O
+function ioAllowed(cpu: Cpu): void {
+  // CPL > IOPL consults the TSS I/O bitmap, which comes with #3; until then that is #GP(0).
+  if (cpu.mode !== 16 && cpu.cpl > ((cpu.rflags >> 12) & 3)) gp0();
+}
+const inOp: Compiler = (c) => {
+  const ins = c.ins;
+  const { cpu, lo, hi } = c;
+  const dst = gpr(ins.op0Register)!;
+  const size = dst.size as 1 | 2 | 4;
+  const fixed = ins.op1Kind === OpKind.Immediate8 ? Number(ins.immediate(1)) : -1;
+  return () => {
+    ioAllowed(cpu);
+    const port = fixed >= 0 ? fixed : lo[2] & 0xffff;
+    const v = cpu.io.in(port, size);
+    if (size === 4) { lo[0] = v; hi[0] = 0; }
+    else if (size === 2) lo[0] = (lo[0] & ~0xffff) | (v & 0xffff);
+    else lo[0] = (lo[0] & ~0xff) | (v & 0xff);
+  };
+};
+const outOp: Compiler = (c) => {
+  const ins = c.ins;
+  const { cpu, lo } = c;
+  const src = gpr(ins.op1Register)!;
+  const size = src.size as 1 | 2 | 4;
+  const fixed = ins.op0Kind === OpKind.Immediate8 ? Number(ins.immediate(0)) : -1;
+  const mask = size === 4 ? -1 : size === 2 ? 0xffff : 0xff;
+  return () => {
+    ioAllowed(cpu);
+    const port = fixed >= 0 ? fixed : lo[2] & 0xffff;
+    cpu.io.out(port, size, (lo[0] & mask) >>> 0);
+  };
+};
+
+// ---------------------------------------------------------------- interrupts and halting
+const hlt: Compiler = (c) => {
+  const cpu = c.cpu;
+  return () => {
+    requireCpl0(cpu);
+    const where = `0x${cpu.ripU64().toString(16)}`;
+    if (cpu.rflags & Fl.IF) throw new Stop("halt", `guest halted at RIP ${where} with interrupts enabled and no interrupt source`);
+    throw new Stop("halt", `guest halted at RIP ${where}`);
+  };
+};
+function ifChange(set: boolean): Compiler {
+  return (c) => {
+    const cpu = c.cpu;
+    return () => {
+      if (cpu.cpl > ((cpu.rflags >> 12) & 3)) gp0();
+      if (set) {
+        if (!(cpu.rflags & Fl.IF)) cpu.interruptShadow = true;
+        cpu.rflags |= Fl.IF;
+      } else cpu.rflags &= ~Fl.IF;
+    };
+  };
+}
+const intN: Compiler = (c) => {
+  const vec = Number(c.ins.immediate(0)) & 0xff;
+  const next = c.next;
+  return () => { throw new Fault(vec, -1, 0, next, true); };
+};
+const int3: Compiler = (c) => {
+  const next = c.next;
+  return () => { throw new Fault(Vec.BP, -1, 0, next, true); };
+};
+const int1: Compiler = (c) => {
+  const next = c.next;
+  // INT1 (ICEBP) is delivered like a hardware #DB trap: no gate DPL check.
+  return () => { throw new Fault(Vec.DB, -1, 0, next, false); };
+};
+const into: Compiler = (c) => {
+  if (c.mode === 64) return () => { throw new Fault(Vec.UD); };
+  const next = c.next;
+  const f = c.f;
+  return () => { if (f.of()) throw new Fault(Vec.OF, -1, 0, next, true); };
+};
+const ud2: Op = () => { throw new Fault(Vec.UD); };
+
+/** IRET/IRETD/IRETQ to the same or an outer privilege level, flat protected or long mode. */
+function iret(size: 2 | 4 | 8): Compiler {
+  return (c) => {
+    const { cpu, mmu } = c;
+    const mode = c.mode;
+    return () => {
+      if (mode !== 64 && (cpu.rflags & Fl.NT)) throw new Fault(Vec.GP, 0); // task return: #3
+      const sp = mode === 64 ? cpu.reg(4) : (cpu.segBase[Seg.SS] + (cpu.lo[4] >>> 0)) >>> 0;
+      const rd = (k: number): number => {
+        const a = sp + k * size;
+        if (size === 8) { const l = mmu.rd64(a); return mmu.hi * 4294967296 + (l >>> 0); }
+        return size === 4 ? mmu.rd32(a) >>> 0 : mmu.rd16(a);
+      };
+      const rip = rd(0), cs = rd(1) & 0xffff, fl = rd(2);
+      const rpl = cs & 3;
+      if (rpl < cpu.cpl) throw new Fault(Vec.GP, cs & 0xfffc);
+      const popsStack = mode === 64 || rpl > cpu.cpl;
+      const newSp = popsStack ? rd(3) : 0, ss = popsStack ? rd(4) & 0xffff : 0;
+      const oldCpl = cpu.cpl;
+      // Flags: IOPL only at CPL 0; IF only when CPL <= IOPL.
+      let mask = Fl.CF | Fl.PF | Fl.AF | Fl.ZF | Fl.SF | Fl.OF | Fl.TF | Fl.DF | Fl.NT | Fl.RF | Fl.AC | Fl.ID | Fl.IF | Fl.IOPL;
+      if (oldCpl > 0) mask &= ~Fl.IOPL;
+      if (oldCpl > ((cpu.rflags >> 12) & 3)) mask &= ~Fl.IF;
+      if (size === 2) mask &= 0xffff;
+      const saved = { cpl: cpu.cpl, rip: cpu.rip };
+      try {
+        if (rpl !== oldCpl) {
+          cpu.setCpl(rpl);
+        }
+        loadCodeSegment(cpu, cs, rip, "ret");
+      } catch (e) {
+        cpu.setCpl(saved.cpl); cpu.rip = saved.rip;
+        throw e;
+      }
+      const target = cpu.rip;
+      cpu.setRflags((cpu.getRflags() & ~mask) | (fl & mask));
+      if (popsStack) {
+        if (mode === 64 && (ss & 0xfffc) === 0 && cpu.mode === 64 && rpl !== 3) {
+          cpu.setSegment(Seg.SS, ss, 0, 0, Ar.UNUSABLE | ((rpl & 3) << 5));
+        } else {
+          loadDataSegment(cpu, Seg.SS, ss);
+        }
+        cpu.setRsp(cpu.mode === 64 ? newSp : newSp >>> 0);
+      } else {
+        const inc = 3 * size;
+        cpu.lo[4] = (cpu.lo[4] + inc) | 0;
+      }
+      cpu.rip = target;
+    };
+  };
+}
+
+const clts: Compiler = (c) => { const cpu = c.cpu; return () => { requireCpl0(cpu); cpu.cr0 &= ~Cr0.TS; }; };
+const wbinvd: Compiler = (c) => { const cpu = c.cpu; return () => requireCpl0(cpu); };
+
+export const SYSTEM: Array<[Mnemonic, Compiler]> = [
+  [Mnemonic.Rdmsr, rdmsr], [Mnemonic.Wrmsr, wrmsr], [Mnemonic.Cpuid, cpuid], [Mnemonic.Rdtsc, rdtsc],
+  [Mnemonic.Lgdt, tableLoad("gdt")], [Mnemonic.Lidt, tableLoad("idt")],
+  [Mnemonic.Sgdt, tableStore("gdt")], [Mnemonic.Sidt, tableStore("idt")],
+  [Mnemonic.Ltr, ltr], [Mnemonic.Lldt, lldt],
+  [Mnemonic.Str, storeSelector((cpu) => cpu.tr.sel)], [Mnemonic.Sldt, storeSelector((cpu) => cpu.ldtr.sel)],
+  [Mnemonic.Invlpg, invlpg], [Mnemonic.In, inOp], [Mnemonic.Out, outOp], [Mnemonic.Hlt, hlt],
+  [Mnemonic.Cli, ifChange(false)], [Mnemonic.Sti, ifChange(true)],
+  [Mnemonic.Int, intN], [Mnemonic.Int3, int3], [Mnemonic.Int1, int1], [Mnemonic.Into, into],
+  [Mnemonic.Ud2, () => ud2], [Mnemonic.Iret, iret(2)], [Mnemonic.Iretd, iret(4)], [Mnemonic.Iretq, iret(8)],
+  [Mnemonic.Clts, clts], [Mnemonic.Wbinvd, wbinvd], [Mnemonic.Invd, wbinvd],
+];
+
+/** MOV to/from CRn is a Mov mnemonic in iced; mov.ts hands those forms here. */
+export { movCr };
