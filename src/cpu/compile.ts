@@ -2,6 +2,7 @@
 import { FlowControl, Mnemonic, OpKind, Register, type Instruction } from "iced-x86";
 import type { Compiler, Ctx, Op } from "./context.js";
 import { FAMILIES } from "./ops/index.js";
+import { Fault, Vec } from "./fault.js";
 
 const TABLE = new Map<Mnemonic, Compiler>();
 for (const family of FAMILIES) {
@@ -38,7 +39,8 @@ export function compileInstruction(c: Ctx): Op {
   const ins = c.ins;
   const name = ins.isInvalid ? "(bad)" : Mnemonic[ins.mnemonic];
   const cpu = c.cpu;
-  if (ins.isInvalid) return () => cpu.undefinedInstruction(name);
+  // An encoding that is invalid in this mode is an architectural #UD, not a missing feature.
+  if (ins.isInvalid) return () => { throw new Fault(Vec.UD); };
   const comp = TABLE.get(ins.mnemonic);
   let op: Op | undefined;
   if (comp) {
