@@ -4,6 +4,7 @@ import type { Cpu } from "./cpu.js";
 import type { Ctx, Op } from "./context.js";
 import { compileInstruction, endsBlock } from "./compile.js";
 import { Access } from "../mem/paging.js";
+import type { FusedBlock } from "./fuse.js";
 import { PAGE_SHIFT } from "../mem/physical.js";
 
 const MAX_BLOCK_INSNS = 64;
@@ -26,6 +27,10 @@ export interface Block {
   readonly pages: number[];
   /** Mnemonic of each instruction, for breakpoints and statistics. */
   readonly mnemonics: Mnemonic[];
+  /** All ops fused into one function (see fuse.ts); made on the block's second execution. */
+  fused: FusedBlock | undefined;
+  /** Executions so far, to fuse only blocks that run more than once. */
+  runs: number;
 }
 
 export class BlockCache {
@@ -119,7 +124,7 @@ export class BlockCache {
     if (crossed && pa2 >= 0) pages.push(Math.floor(pa2 / 4096));
     const blk: Block = {
       la, pa, modeKey: cpu.modeKey, ops, rips, lens, pas, endRip: la + off, valid: true, pages,
-      bytes: bytes.slice(0, off), mnemonics,
+      bytes: bytes.slice(0, off), mnemonics, fused: undefined, runs: 0,
     };
     for (const p of pages) this.addToPage(p, blk);
     return blk;

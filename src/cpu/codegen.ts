@@ -130,8 +130,15 @@ export class Template {
       FACTORIES.set(key, factory);
     }
     const c = this.c;
-    return factory(c.cpu, c.mmu, c.lo, c.hi, c.f, RUNTIME, ...this.values);
+    const op = factory(c.cpu, c.mmu, c.lo, c.hi, c.f, RUNTIME, ...this.values) as TemplateOp;
+    op.source = { body, names: this.names, values: this.values };
+    return op;
   }
+}
+
+/** An op built from a template keeps its source, so a block can fuse its ops into one function. */
+export interface TemplateOp extends Op {
+  source?: { body: string; names: string[]; values: unknown[] };
 }
 
 type Factory = (...args: unknown[]) => Op;

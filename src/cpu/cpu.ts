@@ -56,6 +56,8 @@ export class Cpu {
 
   /** Instructions retired. */
   icount = 0;
+  /** Index in its block of the instruction that threw, set by fused blocks. */
+  faultIndex = 0;
   /** Set by a write that invalidated the block being executed. */
   abortBlock = false;
   /** Set by STI/MOV SS/POP SS: interrupts are inhibited for one instruction. */

@@ -4,6 +4,11 @@ import { raise } from "./exceptions.js";
 import { BlockCache, type Block } from "./block-cache.js";
 import type { Cpu } from "./cpu.js";
 import { describeCode } from "../debug/disasm.js";
+import { fuse } from "./fuse.js";
+
+/** Blocks that run this many times get fused into one function. */
+const SLICE_BLOCKS = 4096;
+const FUSE_AFTER = Number(process.env.HYPERSTEP_FUSE_AFTER ?? 2);
 
 /** Called before each instruction when tracing: the block and the instruction's index in it. */
 export type TraceHook = (b: Block, i: number) => void;
@@ -18,9 +23,21 @@ export class Executor {
 
   /** Run until a Stop: halt, device exit, triple fault, or `limit` retired instructions. */
   run(limit = Infinity): Stop {
+    for (;;) {
+      const s = this.slice(limit);
+      if (s !== undefined) return s;
+    }
+  }
+
+  /**
+   * Run at most SLICE_BLOCKS blocks. The hot loop lives in a short-lived call rather than one
+   * endless loop, so that V8 optimises it as a normal function instead of relying on on-stack
+   * replacement, and recovers quickly after a deoptimisation.
+   */
+  private slice(limit: number): Stop | undefined {
     const cpu = this.cpu;
     const cache = this.cache;
-    for (;;) {
+    for (let iter = 0; iter < SLICE_BLOCKS; iter++) {
       if (cpu.icount >= limit) return new Stop("max-insns", `instruction limit reached at RIP 0x${cpu.ripU64().toString(16)}`);
       let b: Block;
       try {
@@ -38,6 +55,28 @@ export class Executor {
       if (n > remaining) n = remaining;
       cpu.rip = n === len ? b.endRip : b.rips[n];
       cache.current = b;
+      if (n === len && this.trace === undefined) {
+        let fb = b.fused;
+        b.runs++;
+        if (fb === undefined && b.runs >= FUSE_AFTER) fb = b.fused = fuse(cpu, ops);
+        if (fb !== undefined) {
+          try {
+            const done = fb();
+            cpu.icount += done;
+            if (cpu.abortBlock) {
+              cpu.abortBlock = false;
+              if (done < len) cpu.rip = b.rips[done];
+            }
+          } catch (e) {
+            const k = cpu.faultIndex;
+            cpu.icount += k;
+            const s = this.fault(e, b, k);
+            if (s) return s;
+          }
+          cache.current = undefined;
+          continue;
+        }
+      }
       let i = 0;
       try {
         if (this.trace === undefined) {
@@ -64,6 +103,7 @@ export class Executor {
       }
       cache.current = undefined;
     }
+    return undefined;
   }
 
   private abort(b: Block, i: number): void {

@@ -37,6 +37,7 @@ function stringOp(kind: Kind, size: Size): Compiler {
     if (bits === 0) return undefined;
     const usesSrc = kind === "movs" || kind === "lods" || kind === "cmps";
     const srcSeg = usesSrc ? segIndex(ins.memorySegment) : Seg.DS;
+    // F2 on MOVS/STOS/LODS repeats like F3 (as on hardware and in Bochs); CMPS/SCAS tell them apart.
     const rep = kind === "cmps" || kind === "scas"
       ? (ins.hasRepePrefix ? "repe" : ins.hasRepnePrefix ? "repne" : "")
       : (ins.hasRepPrefix || ins.hasRepnePrefix ? "rep" : "");
