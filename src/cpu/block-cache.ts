@@ -7,7 +7,7 @@ import { Access } from "../mem/paging.js";
 import type { FusedBlock } from "./fuse.js";
 import { PAGE_SHIFT } from "../mem/physical.js";
 
-const MAX_BLOCK_INSNS = 64;
+const MAX_BLOCK_INSNS = 32;
 const L1_SIZE = 4096;
 
 export interface Block {

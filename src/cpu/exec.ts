@@ -58,7 +58,7 @@ export class Executor {
       if (n === len && this.trace === undefined) {
         let fb = b.fused;
         b.runs++;
-        if (fb === undefined && b.runs >= FUSE_AFTER) fb = b.fused = fuse(cpu, ops);
+        if (fb === undefined && b.runs >= FUSE_AFTER) fb = b.fused = fuse(cpu, ops, b.la);
         if (fb !== undefined) {
           try {
             const done = fb();

@@ -15,7 +15,7 @@ export type FusedBlock = () => number;
 const PARAM = /\b([A-Z])(\d+)\b/g;
 const cache = new Map<string, (...args: unknown[]) => FusedBlock>();
 
-export function fuse(cpu: Cpu, ops: Op[]): FusedBlock {
+export function fuse(cpu: Cpu, ops: Op[], la = 0): FusedBlock {
   const names: string[] = [];
   const values: unknown[] = [];
   const parts: string[] = [];
@@ -40,7 +40,8 @@ export function fuse(cpu: Cpu, ops: Op[]): FusedBlock {
     parts.push(`k = ${k};\n{\n${body}\n}`);
     if (writes && k + 1 < n) parts.push(`if (cpu.abortBlock) return ${k + 1};`);
   }
-  const source = `"use strict"; return function block() {\nlet k = 0;\ntry {\n${parts.join("\n")}\n} catch (e) { cpu.faultIndex = k; throw e; }\nreturn ${n};\n};`;
+  const fname = `block_${BigInt.asUintN(64, BigInt(la)).toString(16)}`;
+  const source = `"use strict"; return function ${fname}() {\nlet k = 0;\ntry {\n${parts.join("\n")}\n} catch (e) { cpu.faultIndex = k; throw e; }\nreturn ${n};\n};`;
   let factory = cache.get(source);
   if (!factory) {
     factory = new Function("cpu", "mmu", "lo", "hi", "f", "rt", ...names, source) as (...args: unknown[]) => FusedBlock;
