@@ -5,7 +5,7 @@
 #   thirdparty-multiboot-kernel64.elf64  ELF64 as linked (higher-half, multiboot v1 header)
 #   thirdparty-multiboot-kernel64.elf    same image re-framed as ELF32 (objcopy -O elf32-i386),
 #                                        which is what QEMU's -kernel (multiboot v1) accepts
-#   thirdparty-multiboot-kernel64.map    linker map
+#   (the linker map goes to the object directory)
 #
 # The kernel's own Makefile (src/Makefile) is not used, only mirrored: it compiles main.c with -Os;
 # we override that to -O2 and add the freestanding flags required by the project. The vendored
@@ -41,7 +41,7 @@ CFLAGS=(
 # The linker script moves '.' backwards before .boot_bss on purpose; ld may warn about it
 # ("dot moved backwards"), which the upstream linker script documents as harmless.
 "$LD" -m elf_x86_64 -z noexecstack -T "$src/linkscript.ld" \
-  "$obj/entry.o" "$obj/main.o" -o "$out/thirdparty-$name.elf64" -Map "$out/thirdparty-$name.map"
+  "$obj/entry.o" "$obj/main.o" -o "$out/thirdparty-$name.elf64" -Map "$obj/thirdparty-$name.map"
 "$OBJCOPY" -O elf32-i386 "$out/thirdparty-$name.elf64" "$out/thirdparty-$name.elf"
 
 echo "built $out/thirdparty-$name.elf (and .elf64)"
