@@ -129,7 +129,9 @@ async function main(): Promise<number> {
   let failed = 0;
   let skipped = 0;
   for (const name of guests) {
-    const elf = join(buildDir, `${name}.elf`);
+    // Relative to the repository root (both run there): the kernel's file name is on the
+    // Multiboot command line, so the recorded output depends on it.
+    const elf = `guests/build/${name}.elf`;
     const statusFile = join(expectedDir, `${name}.status`);
     if (!existsSync(statusFile)) {
       console.log(`SKIP ${name}: no guests/expected/${name}.status (does not exit via isa-debug-exit)`);
@@ -142,7 +144,8 @@ async function main(): Promise<number> {
     ];
     const [q, h] = await Promise.all([
       run(qemu, qemuArgs, repoRoot),
-      run(process.execPath, [hyperstep, 'run', elf], repoRoot),
+      // The same RAM size as QEMU's -m 256, so the Multiboot memory map matches too.
+      run(process.execPath, [hyperstep, 'run', elf, '--mem', '256'], repoRoot),
     ]);
 
     // Sanity: QEMU itself should still match the recorded expectation.

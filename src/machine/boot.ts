@@ -8,6 +8,8 @@ import type { PhysicalMemory } from "../mem/physical.js";
 import { LoadError, type LoadedImage } from "./loaders/image.js";
 
 export const MULTIBOOT_BOOTLOADER_MAGIC = 0x2badb002;
+/** QEMU reserves the top 128 KiB of RAM in the Multiboot memory map. */
+const RESERVED_TOP = 0x20000;
 
 /** Multiboot information flags (Multiboot 0.6.96, section 3.3). */
 export const enum MbiFlag {
@@ -73,9 +75,12 @@ export function bootMultiboot(cpu: Cpu, img: LoadedImage, cmdline: string): void
   writeCString(mem, L.cmdline, cmdline, L.loaderName - L.cmdline);
   // QEMU names itself here and some kernels check it before touching QEMU-only devices.
   writeCString(mem, L.loaderName, "qemu", 0x100);
-  const ramKiB = mem.ramSize / 1024;
+  // QEMU's map: the top 128 KiB of RAM, the BIOS ROM below 4 GiB and the 0xFD00000000 hole
+  // (HyperTransport, reported for CPUs with 40+ physical address bits) are reserved.
+  const top = Math.min(mem.ramSize, 0xe0000000) - RESERVED_TOP;
   const mmap: Array<[number, number, number]> = [
-    [0, 0x9fc00, 1], [0x9fc00, 0x400, 2], [0xf0000, 0x10000, 2], [0x100000, mem.ramSize - 0x100000, 1],
+    [0, 0x9fc00, 1], [0x9fc00, 0x400, 2], [0xf0000, 0x10000, 2], [0x100000, top - 0x100000, 1],
+    [top, RESERVED_TOP, 2], [0xfffc0000, 0x40000, 2], [0xfd00000000, 0x300000000, 2],
   ];
   const dv = mem.dv;
   mmap.forEach(([base, len, type], i) => {
@@ -87,8 +92,8 @@ export function bootMultiboot(cpu: Cpu, img: LoadedImage, cmdline: string): void
   });
   mem.u8.fill(0, L.mbi, L.mbi + 0x74);
   dv.setUint32(L.mbi + 0, MbiFlag.MEMORY | MbiFlag.BOOTDEV | MbiFlag.CMDLINE | MbiFlag.MODS | MbiFlag.MMAP | MbiFlag.LOADER_NAME, true);
-  dv.setUint32(L.mbi + 4, 640, true);
-  dv.setUint32(L.mbi + 8, Math.min(ramKiB, 0xffc00000 / 1024) - 1024, true);
+  dv.setUint32(L.mbi + 4, 639, true);
+  dv.setUint32(L.mbi + 8, (top - 0x100000) / 1024, true);
   dv.setUint32(L.mbi + 12, 0x8000ffff, true);
   dv.setUint32(L.mbi + 16, L.cmdline, true);
   dv.setUint32(L.mbi + 20, 0, true); // mods_count

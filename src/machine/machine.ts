@@ -76,7 +76,8 @@ export class Machine {
     placeSegments(this.mem, img);
     if (img.kind === "multiboot") {
       const name = opts.name ?? "kernel";
-      bootMultiboot(this.cpu, img, opts.append !== undefined && opts.append !== "" ? `${name} ${opts.append}` : name);
+      // QEMU passes "<kernel file name> <append>", with the space even when -append is empty.
+      bootMultiboot(this.cpu, img, `${name} ${opts.append ?? ""}`);
     } else {
       bootLong(this.cpu, img.entry);
     }

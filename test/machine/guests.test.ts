@@ -10,7 +10,8 @@ const guests = readdirSync(expected).filter((f) => f.endsWith(".status")).map((f
 
 function runGuest(file: string): { out: string; status: number; reason: string; message: string; icount: number } {
   const bytes: number[] = [];
-  const m = new Machine({ serial: (b) => bytes.push(b) });
+  // 256 MiB, like the QEMU runs that recorded the expected output (-m 256).
+  const m = new Machine({ memMiB: 256, serial: (b) => bytes.push(b) });
   m.load(readFileSync(new URL(file, root)), { name: file });
   const r = m.run({ maxInstructions: 500_000_000 });
   return { out: Buffer.from(bytes).toString("latin1"), status: r.exitStatus, reason: r.reason, message: r.message, icount: r.instructions };

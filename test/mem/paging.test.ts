@@ -208,22 +208,44 @@ describe("4-level paging: page-fault error codes", () => {
     expect(pf(r).errorCode).toBe(0x19);
   });
 
-  it("PS=1 in a PML4E is reserved", () => {
+  it("PS=1 in a PML4E is reserved: error 9", () => {
+    // movabs $0x8000401234,%rbx; mov (%rbx),%rax     (PML4 index 1)
     const r = runCode({
-      code: READ_401234,
-      setup: (cpu) => {
-        build64(cpu);
-        setq(cpu, PML4 + 8, BigInt(PDPT) | PRW | PS); // PML4[1] covers 512 GiB - 1 TiB
-      },
-      // movabs $0x8000401234,%rbx; mov (%rbx),%rax
-    });
-    expect(r.stop.reason).toBe("halt"); // PML4[0] is untouched: plain read works
-    const r2 = runCode({
       code: [0x48, 0xbb, 0x34, 0x12, 0x40, 0x00, 0x80, 0x00, 0x00, 0x00, 0x48, 0x8b, 0x03],
       setup: (cpu) => { build64(cpu); setq(cpu, PML4 + 8, BigInt(PDPT) | PRW | PS); },
     });
-    expect(pf(r2).errorCode).toBe(9);
-    expect(r2.cpu.cr2).toBe(0x8000401234);
+    expect(pf(r)).toEqual({ errorCode: 9, rip: BigInt(CODE + 10), cr2: 0x8000401234 });
+  });
+
+  it("a write crossing into a read-only page faults with CR2 = the first byte of that page and writes nothing", () => {
+    // movl $0x11223344,0x400ffe
+    const r = runCode({
+      code: [0xc7, 0x04, 0x25, 0xfe, 0x0f, 0x40, 0x00, 0x44, 0x33, 0x22, 0x11],
+      setup: (cpu) => { build64(cpu); map4k(cpu, 0, PHYS4K, PRW); map4k(cpu, 1, PHYS4K + 0x1000, P | US); },
+    });
+    expect(pf(r)).toEqual({ errorCode: 3, rip: BigInt(CODE), cr2: 0x401000 });
+    expect(r.cpu.mem.dv.getUint16(PHYS4K + 0xffe, true)).toBe(0);
+    expect(r.cpu.mem.dv.getUint16(PHYS4K + 0x1000, true)).toBe(0);
+  });
+
+  it("a qword read crossing into a not-present page: CR2 = the first byte of that page", () => {
+    // mov 0x400ffc,%rax
+    const r = runCode({
+      code: [0x48, 0x8b, 0x04, 0x25, 0xfc, 0x0f, 0x40, 0x00],
+      setup: (cpu) => { build64(cpu); map4k(cpu, 0, PHYS4K, PRW); },
+    });
+    expect(pf(r)).toEqual({ errorCode: 0, rip: BigInt(CODE), cr2: 0x401000 });
+  });
+
+  it("a qword write crossing two mapped pages lands in both frames", () => {
+    // movabs $0x1122334455667788,%rax; mov %rax,0x400ffc
+    const r = runCode({
+      code: [0x48, 0xb8, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, 0x48, 0x89, 0x04, 0x25, 0xfc, 0x0f, 0x40, 0x00],
+      setup: (cpu) => { build64(cpu); map4k(cpu, 0, PHYS4K + 0x5000, PRW); map4k(cpu, 1, PHYS4K + 0x2000, PRW); },
+    });
+    expect(r.stop.reason).toBe("halt");
+    expect(r.cpu.mem.dv.getUint32(PHYS4K + 0x5ffc, true)).toBe(0x55667788);
+    expect(r.cpu.mem.dv.getUint32(PHYS4K + 0x2000, true)).toBe(0x11223344);
   });
 });
 
