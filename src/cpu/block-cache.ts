@@ -1,10 +1,11 @@
 // The decode cache: basic blocks of compiled ops, keyed by physical address and mode, decoded once.
-import { Decoder, DecoderError, DecoderOptions, FlowControl, Mnemonic, type Instruction } from "iced-x86";
+import { Decoder, DecoderError, DecoderOptions, FlowControl, Mnemonic, OpKind, type Instruction } from "iced-x86";
 import type { Cpu } from "./cpu.js";
 import type { Ctx, Op } from "./context.js";
 import { compileInstruction, endsBlock } from "./compile.js";
 import { Access } from "../mem/paging.js";
 import type { FusedBlock } from "./fuse.js";
+import { regionEligible, type Region } from "./region.js";
 import { PAGE_SHIFT } from "../mem/physical.js";
 
 const MAX_BLOCK_INSNS = 32;
@@ -31,6 +32,12 @@ export interface Block {
   fused: FusedBlock | undefined;
   /** Executions so far, to fuse only blocks that run more than once. */
   runs: number;
+  /** Linear addresses this block can continue at, known statically (branch targets, fall-through). */
+  readonly successors: number[];
+  /** May join a region (see region.ts); cleared when a region from here did not pay. */
+  regionOk: boolean;
+  /** The regions this block belongs to (normally one live one). */
+  readonly regions: Region[];
 }
 
 export class BlockCache {
@@ -61,6 +68,10 @@ export class BlockCache {
     const pa = cpu.mmu.translate(la, Access.FETCH);
     const key = pa * 4 + cpu.modeKey;
     let blk = this.byKey.get(key);
+    if (blk !== undefined && blk.pages.length > 1 && !this.secondPageStill(blk)) {
+      this.drop(blk);
+      blk = undefined;
+    }
     if (blk === undefined || blk.la !== la) {
       blk = this.compile(la, pa);
       this.byKey.set(key, blk);
@@ -91,6 +102,8 @@ export class BlockCache {
     const ops: Op[] = [], rips: number[] = [], lens: number[] = [], pas: number[] = [], mnemonics: Mnemonic[] = [];
     let off = 0;
     let crossed = false;
+    const successors: number[] = [];
+    let regionOk = false;
     const ins: Instruction = decoder.decode();
     try {
       for (;;) {
@@ -113,8 +126,21 @@ export class BlockCache {
         this.stats.decodedInsns++;
         off += len;
         if (off > inPage) crossed = true;
-        if (ins.isInvalid || endsBlock(ins) || off >= inPage || ops.length >= MAX_BLOCK_INSNS) break;
-        if (ins.flowControl !== FlowControl.Next) break;
+        const last = ins.isInvalid || endsBlock(ins) || off >= inPage || ops.length >= MAX_BLOCK_INSNS;
+        if (last || ins.flowControl !== FlowControl.Next) {
+          regionOk = !ins.isInvalid && regionEligible(ins) && (ins.flowControl !== FlowControl.Next || !endsBlock(ins));
+          const fc = ins.flowControl;
+          if (fc === FlowControl.ConditionalBranch || fc === FlowControl.UnconditionalBranch || fc === FlowControl.Call) {
+            const k = ins.op0Kind;
+            if (k === OpKind.NearBranch16 || k === OpKind.NearBranch32 || k === OpKind.NearBranch64) {
+              successors.push(Number(BigInt.asIntN(64, ins.nearBranchTarget)));
+            }
+          }
+          if (fc === FlowControl.Next || fc === FlowControl.ConditionalBranch || fc === FlowControl.Call || fc === FlowControl.IndirectCall) {
+            successors.push(la + off);
+          }
+          break;
+        }
       }
     } finally {
       ins.free();
@@ -125,9 +151,23 @@ export class BlockCache {
     const blk: Block = {
       la, pa, modeKey: cpu.modeKey, ops, rips, lens, pas, endRip: la + off, valid: true, pages,
       bytes: bytes.slice(0, off), mnemonics, fused: undefined, runs: 0,
+      successors, regionOk, regions: [],
     };
     for (const p of pages) this.addToPage(p, blk);
     return blk;
+  }
+
+  /**
+   * A block whose last instruction runs onto the next page was compiled for one mapping of that
+   * page: check that the page is still fetchable and maps to the same physical page.
+   */
+  private secondPageStill(blk: Block): boolean {
+    const next = Math.floor(blk.la / 4096) * 4096 + 4096;
+    try {
+      return Math.floor(this.cpu.mmu.translate(next, Access.FETCH) / 4096) === blk.pages[1];
+    } catch {
+      return false;
+    }
   }
 
   private addToPage(page: number, blk: Block): void {
@@ -166,15 +206,25 @@ export class BlockCache {
   private drop(b: Block): void {
     if (!b.valid) return;
     b.valid = false;
+    for (const r of b.regions) r.valid = false;
     this.stats.invalidations++;
     this.byKey.delete(b.pa * 4 + b.modeKey);
     this.l1.fill(undefined);
-    if (b === this.current) this.cpu.abortBlock = true;
+    // Whatever is running (a block or a region) stops after the current instruction.
+    if (this.current !== undefined) this.cpu.abortBlock = true;
+  }
+
+  /** The compiled block at linear address `la` in the current mode, if any, without compiling. */
+  peek(la: number): Block | undefined {
+    let pa: number;
+    try { pa = this.cpu.mmu.translate(la, Access.FETCH); } catch { return undefined; }
+    const b = this.byKey.get(pa * 4 + this.cpu.modeKey);
+    return b !== undefined && b.la === la && (b.pages.length === 1 || this.secondPageStill(b)) ? b : undefined;
   }
 
   /** Drop everything (a debugger changed memory, or a test wants a cold cache). */
   clear(): void {
-    for (const list of this.byPage.values()) for (const b of list) b.valid = false;
+    for (const list of this.byPage.values()) for (const b of list) { b.valid = false; for (const r of b.regions) r.valid = false; }
     for (const p of this.byPage.keys()) if (p < this.cpu.mem.codePages.length) this.cpu.mem.codePages[p] = 0;
     this.byKey.clear();
     this.byPage.clear();

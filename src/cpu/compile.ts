@@ -19,6 +19,8 @@ const SYSTEM_ENDS = new Set<Mnemonic>([
   Mnemonic.Popfq, Mnemonic.In, Mnemonic.Out, Mnemonic.Insb, Mnemonic.Insw, Mnemonic.Insd, Mnemonic.Outsb,
   Mnemonic.Outsw, Mnemonic.Outsd, Mnemonic.Lmsw, Mnemonic.Clts, Mnemonic.Wbinvd, Mnemonic.Invd,
   Mnemonic.Swapgs, Mnemonic.Pause,
+  // The TSC counts retired instructions, which are added up at block ends.
+  Mnemonic.Rdtsc,
 ]);
 
 export function endsBlock(ins: Instruction): boolean {

@@ -42,7 +42,8 @@ export class Cpu {
   tr: SegmentCache = { sel: 0, base: 0, limit: 0xffff, attr: 0x8b };
 
   cr0 = Cr0.ET | Cr0.CD | Cr0.NW;
-  cr2 = 0;
+  /** CR2 as a 64-bit value: it may hold any value software writes, canonical or not. */
+  cr2 = 0n;
   cr3 = 0;
   cr4 = 0;
   cr8 = 0;
@@ -56,8 +57,11 @@ export class Cpu {
 
   /** Instructions retired. */
   icount = 0;
-  /** Index in its block of the instruction that threw, set by fused blocks. */
+  /** Index in its block of the instruction that threw, set by fused blocks and regions. */
   faultIndex = 0;
+  /** In a region that threw: the index of the block that threw, and the instructions retired before it. */
+  regionBlock = 0;
+  regionDone = 0;
   /** Set by a write that invalidated the block being executed. */
   abortBlock = false;
   /** Set by STI/MOV SS/POP SS: interrupts are inhibited for one instruction. */
@@ -88,7 +92,7 @@ export class Cpu {
     this.f.write(0);
     for (let s = 0; s < 6; s++) this.setSegment(s, 0, 0, 0xffff, 0x93);
     this.setSegment(Seg.CS, 0xf000, 0xffff0000, 0xffff, 0x9b);
-    this.cr0 = Cr0.ET | Cr0.CD | Cr0.NW; this.cr2 = 0; this.cr3 = 0; this.cr4 = 0; this.cr8 = 0;
+    this.cr0 = Cr0.ET | Cr0.CD | Cr0.NW; this.cr2 = 0n; this.cr3 = 0; this.cr4 = 0; this.cr8 = 0;
     this.efer = 0; this.cpl = 0;
     this.updateMode();
   }

@@ -12,7 +12,8 @@ const enum GateType { TASK = 5, INT16 = 6, TRAP16 = 7, INT32 = 0xe, TRAP32 = 0xf
 /** Deliver `f` with the double- and triple-fault rules. RIP must be the faulting instruction. */
 export function raise(cpu: Cpu, f: Fault): void {
   try {
-    deliver(cpu, f, false);
+    // A fault while delivering a hardware exception is external to the program (EXT, SDM 6.13).
+    deliver(cpu, f, !f.soft);
   } catch (e2) {
     if (!(e2 instanceof Fault)) throw e2;
     const first = f.vector, second = e2.vector;
@@ -40,7 +41,7 @@ function tripleFault(cpu: Cpu, first: Fault, second: Fault): Stop {
 
 function deliver(cpu: Cpu, f: Fault, ext: boolean): void {
   const vector = f.vector;
-  if (vector === Vec.PF) cpu.cr2 = f.address;
+  if (vector === Vec.PF && !f.soft) cpu.cr2 = BigInt.asUintN(64, BigInt(f.address));
   const returnRip = Number.isNaN(f.returnRip) ? cpu.rip : f.returnRip;
   const errorCode = f.soft ? -1 : f.errorCode >= 0 ? f.errorCode : (hasErrorCode(vector) ? 0 : -1);
   const extBit = ext ? 1 : 0;
@@ -77,7 +78,10 @@ function deliver(cpu: Cpu, f: Fault, ext: boolean): void {
   const conforming = (d.attr & 4) !== 0;
   const newCpl = conforming ? cpu.cpl : csDpl;
   const interruptGate = type === GateType.INT32 || type === GateType.INT16;
-  const flags = cpu.getRflags();
+  // Faults push RF=1 so that IRET back to the instruction does not re-trigger an instruction
+  // breakpoint (SDM Vol. 3, 18.3.1.1); traps, INT n and #DB/#DF/#MC do not.
+  const fault = Number.isNaN(f.returnRip) && !f.soft && vector !== Vec.DB && vector !== Vec.DF && vector !== Vec.MC;
+  const flags = cpu.getRflags() | (fault ? Fl.RF : 0);
   const oldCs = cpu.segSel[Seg.CS], oldSs = cpu.segSel[Seg.SS];
   const oldRsp = cpu.reg(4);
 

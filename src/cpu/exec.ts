@@ -1,10 +1,17 @@
 // The run loop: look up the block at RIP, run its ops, deliver exceptions, stop on request.
-import { Fault, Stop } from "./fault.js";
+import { CanonicalFault, Fault, Stop } from "./fault.js";
+import { Fl } from "./flags.js";
+import { refineCanonicalFault } from "./stack-fault.js";
 import { raise } from "./exceptions.js";
 import { BlockCache, type Block } from "./block-cache.js";
 import type { Cpu } from "./cpu.js";
 import { describeCode } from "../debug/disasm.js";
 import { fuse } from "./fuse.js";
+import { buildRegion, REGION_BUDGET, type Region } from "./region.js";
+
+/** Blocks that run this many times become the entry of a region. */
+const REGION_AFTER = Number(process.env.HYPERSTEP_REGION_AFTER ?? 64);
+const NO_REGION = Symbol("no region");
 
 /** Blocks that run this many times get fused into one function. */
 const SLICE_BLOCKS = 4096;
@@ -16,6 +23,7 @@ export type TraceHook = (b: Block, i: number) => void;
 export class Executor {
   readonly cache: BlockCache;
   trace: TraceHook | undefined;
+  readonly stats = { regions: 0 };
 
   constructor(readonly cpu: Cpu) {
     this.cache = new BlockCache(cpu);
@@ -53,13 +61,24 @@ export class Executor {
       let n = len;
       const remaining = limit - cpu.icount;
       if (n > remaining) n = remaining;
+      // RF (set by IRET after a fault) lasts for one instruction: run that one on its own.
+      const rf = (cpu.rflags & Fl.RF) !== 0;
+      if (rf) n = 1;
       cpu.rip = n === len ? b.endRip : b.rips[n];
       cache.current = b;
-      if (n === len && this.trace === undefined) {
+      if (n === len && this.trace === undefined && !rf) {
         let fb = b.fused;
         b.runs++;
         if (fb === undefined && b.runs >= FUSE_AFTER) fb = b.fused = fuse(cpu, ops, b.la);
         if (fb !== undefined) {
+          if (b.regionOk && limit - cpu.icount > REGION_BUDGET + 64) {
+            const s = this.tryRegion(b);
+            if (s !== NO_REGION) {
+              cache.current = undefined;
+              if (s !== undefined) return s;
+              continue;
+            }
+          }
           try {
             const done = fb();
             cpu.icount += done;
@@ -96,12 +115,47 @@ export class Executor {
           }
         }
         cpu.icount += i;
+        if (rf) cpu.rflags &= ~Fl.RF;
       } catch (e) {
         cpu.icount += i;
         const s = this.fault(e, b, i);
         if (s) return s;
       }
       cache.current = undefined;
+    }
+    return undefined;
+  }
+
+  /**
+   * Run the region entered at b, building it once b is hot. Returns NO_REGION when there is
+   * none to run, else what a fault inside it produced (undefined to continue).
+   */
+  private tryRegion(b: Block): Stop | undefined | typeof NO_REGION {
+    const cpu = this.cpu;
+    // Enter any live region that holds this block; its switch starts at this block's case.
+    let r: Region | undefined;
+    const rs = b.regions;
+    for (let i = 0; i < rs.length; i++) {
+      const x = rs[i];
+      if (x.valid && x.epoch === cpu.mmu.epoch && x.modeKey === cpu.modeKey) { r = x; break; }
+    }
+    if (r === undefined) {
+      if (b.runs < REGION_AFTER) return NO_REGION;
+      // Stale regions go; the block earns a new one.
+      if (rs.length > 0) { rs.length = 0; b.runs = FUSE_AFTER; return NO_REGION; }
+      r = buildRegion(cpu, b, (la) => this.cache.peek(la));
+      if (r === undefined) { b.regionOk = false; return NO_REGION; }
+      this.stats.regions++;
+    }
+    cpu.rip = b.la;
+    try {
+      cpu.icount += r.fn();
+      if (cpu.abortBlock) cpu.abortBlock = false;
+    } catch (e) {
+      const blk = r.blocks[cpu.regionBlock];
+      const k = cpu.faultIndex;
+      cpu.icount += cpu.regionDone + k;
+      return this.fault(e, blk, k);
     }
     return undefined;
   }
@@ -118,13 +172,18 @@ export class Executor {
     this.cache.current = undefined;
     cpu.abortBlock = false;
     if (e instanceof Fault) {
+      let f: Fault = e;
       if (b) {
         cpu.rip = b.rips[i];
+        if (f instanceof CanonicalFault) {
+          const off = b.rips[i] - b.la;
+          f = refineCanonicalFault(cpu, f, b.bytes.subarray(off, off + b.lens[i]), b.rips[i]);
+        }
         // Traps and INT n complete the instruction: it retires.
-        if (!Number.isNaN(e.returnRip)) cpu.icount++;
+        if (!Number.isNaN(f.returnRip)) cpu.icount++;
       }
       try {
-        raise(cpu, e);
+        raise(cpu, f);
       } catch (e2) {
         if (e2 instanceof Stop) return e2;
         return this.internal(e2, b, i);

@@ -39,6 +39,15 @@ export class Fault {
   }
 }
 
+/**
+ * #GP(0) for a non-canonical linear address. The executor turns it into #SS(0) when the access
+ * went through the SS segment (a stack instruction or an RSP/RBP-based operand), which the
+ * memory path itself cannot see.
+ */
+export class CanonicalFault extends Fault {
+  constructor(address: number) { super(Vec.GP, 0, address); }
+}
+
 export const ud = (): Fault => new Fault(Vec.UD);
 export const gp = (code = 0): Fault => new Fault(Vec.GP, code);
 

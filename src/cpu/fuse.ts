@@ -7,17 +7,29 @@ import { RUNTIME, type TemplateOp } from "./codegen.js";
 
 /**
  * Runs the whole block and returns how many instructions completed: all of them, or fewer when
- * a write rewrote this block (cpu.abortBlock). On an exception, cpu.faultIndex names the
+ * a write rewrote cached code (cpu.abortBlock). On an exception, cpu.faultIndex names the
  * instruction that raised it.
  */
 export type FusedBlock = () => number;
 
 const PARAM = /\b([A-Z])(\d+)\b/g;
-const cache = new Map<string, (...args: unknown[]) => FusedBlock>();
 
-export function fuse(cpu: Cpu, ops: Op[], la = 0): FusedBlock {
-  const names: string[] = [];
-  const values: unknown[] = [];
+/** Collects the closure parameters of generated source: names and the values bound to them. */
+export class Bindings {
+  readonly names: string[] = [];
+  readonly values: unknown[] = [];
+  bind(name: string, value: unknown): string {
+    this.names.push(name);
+    this.values.push(value);
+    return name;
+  }
+}
+
+/**
+ * The statements of one block. `tag` keeps parameter names apart between blocks of one region;
+ * `onAbort(k)` is the statement run when a write invalidated cached code after instruction k-1.
+ */
+export function blockSource(ops: Op[], tag: string, b: Bindings, onAbort: (k: number) => string): string {
   const parts: string[] = [];
   const n = ops.length;
   for (let k = 0; k < n; k++) {
@@ -27,25 +39,37 @@ export function fuse(cpu: Cpu, ops: Op[], la = 0): FusedBlock {
     let writes: boolean;
     // A body with its own `return` cannot be inlined as a statement block; call that op instead.
     if (src && !/\breturn\b/.test(src.body)) {
-      // Rename this instruction's parameters apart from the others': R0 -> R0_k.
-      body = src.body.replace(PARAM, (_m, p: string, d: string) => `${p}${d}_${k}`);
-      src.names.forEach((nm, i) => { names.push(`${nm}_${k}`); values.push(src.values[i]); });
+      // Rename this instruction's parameters apart from the others': R0 -> R0_<tag>_k.
+      body = src.body.replace(PARAM, (_m, p: string, d: string) => `${p}${d}_${tag}${k}`);
+      src.names.forEach((nm, i) => b.bind(`${nm}_${tag}${k}`, src.values[i]));
       writes = body.includes("mmu.wr");
     } else {
-      const name = `OP_${k}`;
-      names.push(name); values.push(op);
-      body = `${name}();`;
+      body = `${b.bind(`OP_${tag}${k}`, op)}();`;
       writes = true;
     }
     parts.push(`k = ${k};\n{\n${body}\n}`);
-    if (writes && k + 1 < n) parts.push(`if (cpu.abortBlock) return ${k + 1};`);
+    if (writes && k + 1 < n) parts.push(`if (cpu.abortBlock) ${onAbort(k + 1)}`);
   }
-  const fname = `block_${BigInt.asUintN(64, BigInt(la)).toString(16)}`;
-  const source = `"use strict"; return function ${fname}() {\nlet k = 0;\ntry {\n${parts.join("\n")}\n} catch (e) { cpu.faultIndex = k; throw e; }\nreturn ${n};\n};`;
-  let factory = cache.get(source);
+  return parts.join("\n");
+}
+
+type Factory<T> = (...args: unknown[]) => T;
+const factories = new Map<string, Factory<unknown>>();
+
+/** Compile generated source into a function bound to this CPU and the given parameters. */
+export function instantiate<T>(cpu: Cpu, source: string, b: Bindings): T {
+  let factory = factories.get(source) as Factory<T> | undefined;
   if (!factory) {
-    factory = new Function("cpu", "mmu", "lo", "hi", "f", "rt", ...names, source) as (...args: unknown[]) => FusedBlock;
-    cache.set(source, factory);
+    factory = new Function("cpu", "mmu", "lo", "hi", "f", "rt", ...b.names, `"use strict";\n${source}`) as Factory<T>;
+    factories.set(source, factory);
   }
-  return factory(cpu, cpu.mmu, cpu.lo, cpu.hi, cpu.f, RUNTIME, ...values);
+  return factory(cpu, cpu.mmu, cpu.lo, cpu.hi, cpu.f, RUNTIME, ...b.values);
+}
+
+export function fuse(cpu: Cpu, ops: Op[], la = 0): FusedBlock {
+  const b = new Bindings();
+  const body = blockSource(ops, "", b, (k) => `return ${k};`);
+  const fname = `block_${BigInt.asUintN(64, BigInt(la)).toString(16)}`;
+  const source = `return function ${fname}() {\nlet k = 0;\ntry {\n${body}\n} catch (e) { cpu.faultIndex = k; throw e; }\nreturn ${ops.length};\n};`;
+  return instantiate<FusedBlock>(cpu, source, b);
 }

@@ -1,7 +1,7 @@
 // Guest linear memory access: a direct-mapped TLB in front of the paging walker.
 // The hit path is a tag compare and a DataView access; everything else is the slow path.
 import { Cr0, Efer } from "../cpu/control-regs.js";
-import { Fault, Vec } from "../cpu/fault.js";
+import { CanonicalFault } from "../cpu/fault.js";
 import { Access, walk, type PagingRegs } from "./paging.js";
 import { PAGE_SHIFT, type PhysicalMemory } from "./physical.js";
 
@@ -60,7 +60,7 @@ export class Mmu {
   translate(la: number, access: Access, user = this.host.cpl === 3): number {
     const h = this.host;
     if ((h.efer & Efer.LMA) !== 0) {
-      if (la >= CANON_LIMIT || la < -CANON_LIMIT) throw new Fault(Vec.GP, 0);
+      if (la >= CANON_LIMIT || la < -CANON_LIMIT) throw new CanonicalFault(la);
     } else {
       la = la >>> 0;
     }

@@ -93,11 +93,11 @@ describe("exception vectors and error codes (64-bit)", () => {
     expect(frame(r, 5)).toEqual([BigInt(CODE + 2), 0x08n, 0x2n, BigInt(STACK_TOP), 0x10n]);
   });
 
-  it.fails("INT 14 does not load CR2 (only a real page fault does)", () => {
+  it("INT 14 does not load CR2 (only a real page fault does)", () => {
     // int $14
-    const r = runCode({ code: [0xcd, 0x0e], setup: (cpu) => { cpu.cr2 = 0x1234; } });
+    const r = runCode({ code: [0xcd, 0x0e], setup: (cpu) => { cpu.cr2 = 0x1234n; } });
     expect(r.reg("rip")).toBe(stubRip(14));
-    expect(r.cpu.cr2).toBe(0x1234);
+    expect(r.cpu.cr2).toBe(0x1234n);
   });
 
   it("#GP(0): non-canonical memory access", () => {
@@ -106,7 +106,7 @@ describe("exception vectors and error codes (64-bit)", () => {
     expect(r.fault).toEqual({ vector: 13, errorCode: 0, rip: BigInt(CODE + 10) });
   });
 
-  it.fails("#SS(0): non-canonical memory access through the SS segment (RBP base)", () => {
+  it("#SS(0): non-canonical memory access through the SS segment (RBP base)", () => {
     // movabs $0x800000000000,%rbp; mov 0x0(%rbp),%rax
     const r = runCode({ code: [0x48, 0xbd, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80, 0x00, 0x00, 0x48, 0x8b, 0x45, 0x00] });
     expect(r.fault).toEqual({ vector: 12, errorCode: 0, rip: BigInt(CODE + 10) });
@@ -125,7 +125,7 @@ describe("exception vectors and error codes (64-bit)", () => {
     expect(r.fault).toEqual({ vector: 11, errorCode: 0x40 * 8 + 2, rip: BigInt(CODE) });
   });
 
-  it.fails("#NP during delivery of a hardware exception sets EXT: #UD via a not-present gate -> #NP(6*8+3)", () => {
+  it("#NP during delivery of a hardware exception sets EXT: #UD via a not-present gate -> #NP(6*8+3)", () => {
     // ud2  (#UD is benign, so the #NP is delivered serially, not as #DF)
     const r = runCode({ code: [0x0f, 0x0b], setup: (cpu) => notPresent(cpu, 6) });
     expect(r.fault).toEqual({ vector: 11, errorCode: 6 * 8 + 2 + 1, rip: BigInt(CODE) });
@@ -142,17 +142,17 @@ describe("exception vectors and error codes (64-bit)", () => {
     // movabs $0x100000000,%rax; mov (%rax),%rbx
     const rd = runCode({ code: [0x48, 0xb8, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x48, 0x8b, 0x18] });
     expect(rd.fault).toEqual({ vector: 14, errorCode: 0, rip: BigInt(CODE + 10) });
-    expect(rd.cpu.cr2).toBe(0x100000000);
+    expect(rd.cpu.cr2).toBe(0x100000000n);
     // movabs $0x100000000,%rax; movl $5,(%rax)
     const wr = runCode({
       code: [0x48, 0xb8, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0xc7, 0x00, 0x05, 0x00, 0x00, 0x00],
     });
     expect(wr.fault).toEqual({ vector: 14, errorCode: 2, rip: BigInt(CODE + 10) });
-    expect(wr.cpu.cr2).toBe(0x100000000);
+    expect(wr.cpu.cr2).toBe(0x100000000n);
     // movabs $0x100000000,%rax; jmp *%rax   (the faulting RIP is the jump target)
     const fe = runCode({ code: [0x48, 0xb8, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0xff, 0xe0] });
     expect(fe.fault).toEqual({ vector: 14, errorCode: 0x10, rip: 0x100000000n });
-    expect(fe.cpu.cr2).toBe(0x100000000);
+    expect(fe.cpu.cr2).toBe(0x100000000n);
   });
 });
 
@@ -193,7 +193,7 @@ describe("64-bit exception frames", () => {
     expect(frame(r, 1)).toEqual([BigInt(CODE)]);
   });
 
-  it.fails("fault-class exceptions push RFLAGS with RF=1 (SDM 17.3.1.1)", () => {
+  it("fault-class exceptions push RFLAGS with RF=1 (SDM 17.3.1.1)", () => {
     // ud2
     const r = runCode({ code: [0x0f, 0x0b], rflags: 0x2 });
     expect(r.reg("rip")).toBe(stubRip(6));
@@ -215,6 +215,47 @@ describe("64-bit exception frames", () => {
     expect(r.reg("rip")).toBe(stubRip(6));
     expect(r.reg("rsp")).toBe(0x70000n - 40n);
     expect(frame(r, 5)).toEqual([BigInt(CODE), 0x08n, frame(r, 3)[2], BigInt(STACK_TOP), 0x10n]);
+  });
+});
+
+describe("software interrupts from CPL 3", () => {
+  /** Ring-3 segments, a TSS with RSP0 = 0x7c000, CPL 3; the code page is user-accessible via 1 GiB pages with U=1. */
+  function toUser(cpu: Cpu): void {
+    const dv = cpu.mem.dv;
+    dv.setBigUint64(0x1000, 0x2007n, true);
+    for (let i = 0; i < 4; i++) dv.setBigUint64(0x2000 + i * 8, BigInt(i) * 0x40000000n | 0x87n, true);
+    dv.setBigUint64(0x3020, 0x00cff2000000ffffn, true); // 0x20: user data
+    dv.setBigUint64(0x3028, 0x0020fa0000000000n, true); // 0x28: user 64-bit code
+    cpu.gdtrLimit = 0x2f;
+    dv.setBigUint64(0x9000 + 4, 0x7c000n, true);
+    cpu.tr = { sel: 0x30, base: 0x9000, limit: 0x67, attr: 0x8b };
+    cpu.setCpl(3);
+    cpu.setSegment(1, 0x2b, 0, 0xffffffff, 0xa0fb);
+    for (const s of [0, 2, 3]) cpu.setSegment(s, 0x23, 0, 0xffffffff, 0xc0f3);
+  }
+
+  it("INT n through a DPL-0 gate from CPL 3 -> #GP(vector*8+2)", () => {
+    // int $0x40
+    const r = runCode({ code: [0xcd, 0x40], setup: toUser });
+    expect(r.fault).toEqual({ vector: 13, errorCode: 0x40 * 8 + 2, rip: BigInt(CODE) });
+    expect(r.reg("rsp")).toBe(BigInt(0x7c000 - 48));
+  });
+
+  it("INT n through a DPL-3 gate switches to RSP0 and pushes the user SS:RSP", () => {
+    // int $0x40
+    const r = runCode({
+      code: [0xcd, 0x40],
+      setup: (cpu) => {
+        toUser(cpu);
+        const a = IDT + 0x40 * 16 + 4;
+        cpu.mem.dv.setUint32(a, cpu.mem.dv.getUint32(a, true) | 0x6000, true);
+      },
+    });
+    expect(r.reg("rip")).toBe(stubRip(0x40));
+    expect(r.cpu.cpl).toBe(0);
+    expect(r.reg("rsp")).toBe(BigInt(0x7c000 - 40));
+    expect(frame(r, 5)).toEqual([BigInt(CODE + 2), 0x2bn, 0x2n, BigInt(STACK_TOP), 0x23n]);
+    expect(r.cpu.segSel[1]).toBe(0x08);
   });
 });
 

@@ -453,7 +453,7 @@ describe("faults in the middle of REP", () => {
     // rep stos %al,%es:(%rdi)
     const r = runCode({ code: [0xf3, 0xaa], regs: { rax: 0xeen, rcx: 0x100n, rdi: 0x202ff0n }, setup: unmapPage(0x203000) });
     expect(r.fault).toEqual({ vector: 14, errorCode: 2, rip: CODE });
-    expect(r.cpu.cr2).toBe(0x203000);
+    expect(r.cpu.cr2).toBe(0x203000n);
     expect(r.reg("rdi")).toBe(0x203000n);
     expect(r.reg("rcx")).toBe(0xf0n);
     expect(Array.from(r.mem(0x202fef, 17))).toEqual([0, ...new Array(16).fill(0xee)]);

@@ -53,7 +53,7 @@ function map4k(cpu: Cpu, n: number, pa: number, flags: bigint): void {
 
 function pf(r: RunResult): { errorCode: number; rip: bigint; cr2: number } {
   expect(r.reg("rip")).toBe(stubRip(14));
-  return { errorCode: r.fault!.errorCode, rip: r.fault!.rip, cr2: r.cpu.cr2 };
+  return { errorCode: r.fault!.errorCode, rip: r.fault!.rip, cr2: Number(r.cpu.cr2) };
 }
 
 // mov 0x401234,%rax
@@ -485,10 +485,10 @@ describe("canonical addresses", () => {
     // movabs $0x800000000000,%rbx; mov (%rbx),%rax
     const r = runCode({
       code: [0x48, 0xbb, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80, 0x00, 0x00, 0x48, 0x8b, 0x03],
-      setup: (cpu) => { build64(cpu); cpu.cr2 = 0x42; },
+      setup: (cpu) => { build64(cpu); cpu.cr2 = 0x42n; },
     });
     expect(r.fault).toEqual({ vector: 13, errorCode: 0, rip: BigInt(CODE + 10) });
-    expect(r.cpu.cr2).toBe(0x42);
+    expect(r.cpu.cr2).toBe(0x42n);
   });
 
   it("0x00007ffffffffff8 is canonical: not-present #PF instead of #GP", () => {
@@ -520,7 +520,7 @@ describe("32-bit paging (CR4.PAE=0)", () => {
     cpu.cr0 = (cpu.cr0 | 0x80000000 | 0x10000) >>> 0;
     cpu.mmu.flush();
   }
-  const fault32 = (r: RunResult) => ({ vector: r.fault?.vector, errorCode: r.fault?.errorCode, rip: r.fault?.rip, cr2: r.cpu.cr2 });
+  const fault32 = (r: RunResult) => ({ vector: r.fault?.vector, errorCode: r.fault?.errorCode, rip: r.fault?.rip, cr2: Number(r.cpu.cr2) });
 
   it("4 KiB and 4 MiB (PSE) pages map the right bytes", () => {
     // mov 0x801234,%eax; mov 0x401234,%ebx

@@ -33,20 +33,26 @@ function binaryBody(kind: Kind, d: SrcOperand, s: SrcOperand, writes: boolean): 
   if (size !== 8) {
     const mask = size === 4 ? "| 0" : `& ${size === 1 ? 0xff : 0xffff}`;
     lines.push(`const a = ${d.get};`, `const b = ${s.get};`);
+    let flags: string;
     if (logic) {
-      lines.push(`const r = (a ${logic} b) ${mask};`, `f.op = ${fop}; f.r = r;`);
+      lines.push(`const r = (a ${logic} b) ${mask};`);
+      flags = `f.op = ${fop}; f.r = r;`;
     } else {
       const carry = kind === "adc" || kind === "sbb";
       if (carry) lines.push(`const c = f.cf();`);
       const sign = kind === "add" || kind === "adc" ? "+" : "-";
-      lines.push(`const r = (a ${sign} b${carry ? ` ${sign} c` : ""}) ${mask};`,
-        `f.op = ${fop}; f.a = a; f.b = b; f.r = r;${carry ? " f.cin = c;" : ""}`);
+      lines.push(`const r = (a ${sign} b${carry ? ` ${sign} c` : ""}) ${mask};`);
+      flags = `f.op = ${fop}; f.a = a; f.b = b; f.r = r;${carry ? " f.cin = c;" : ""}`;
     }
+    // The destination first: a faulting write must leave the flags as they were.
     if (writes) lines.push(d.set("r"));
+    lines.push(flags);
   } else {
     lines.push(`const a = ${d.get};`, `const ah = ${d.getHi};`, `const b = ${s.get};`, `const bh = ${s.getHi};`);
+    let flags: string;
     if (logic) {
-      lines.push(`const r = a ${logic} b;`, `const rh = ah ${logic} bh;`, `f.op = ${fop}; f.r = r; f.rh = rh;`);
+      lines.push(`const r = a ${logic} b;`, `const rh = ah ${logic} bh;`);
+      flags = `f.op = ${fop}; f.r = r; f.rh = rh;`;
     } else {
       const carry = kind === "adc" || kind === "sbb";
       if (carry) lines.push(`const c = f.cf();`);
@@ -57,9 +63,10 @@ function binaryBody(kind: Kind, d: SrcOperand, s: SrcOperand, writes: boolean): 
         lines.push(`const l = (a >>> 0) - (b >>> 0)${carry ? " - c" : ""};`,
           `const r = l | 0;`, `const rh = (ah - bh - (l < 0 ? 1 : 0)) | 0;`);
       }
-      lines.push(`f.op = ${fop}; f.a = a; f.ah = ah; f.b = b; f.bh = bh; f.r = r; f.rh = rh;${carry ? " f.cin = c;" : ""}`);
+      flags = `f.op = ${fop}; f.a = a; f.ah = ah; f.b = b; f.bh = bh; f.r = r; f.rh = rh;${carry ? " f.cin = c;" : ""}`;
     }
     if (writes) lines.push(d.set("r", "rh"));
+    lines.push(flags);
   }
   return lines.filter(Boolean).join("\n");
 }
@@ -74,11 +81,11 @@ function incDec(inc: boolean): Compiler {
     const lines = [d.pre, `const cf = f.cf();`, `const a = ${d.get};`];
     if (d.size !== 8) {
       const mask = d.size === 4 ? "| 0" : `& ${d.size === 1 ? 0xff : 0xffff}`;
-      lines.push(`const r = (a ${sign} 1) ${mask};`, `f.op = ${fop}; f.a = a; f.b = 1; f.r = r; f.cin = cf;`, d.set("r"));
+      lines.push(`const r = (a ${sign} 1) ${mask};`, d.set("r"), `f.op = ${fop}; f.a = a; f.b = 1; f.r = r; f.cin = cf;`);
     } else {
       lines.push(`const ah = ${d.getHi};`, `const l = (a >>> 0) ${sign} 1;`, `const r = l | 0;`,
         inc ? `const rh = (ah + (l > 4294967295 ? 1 : 0)) | 0;` : `const rh = (ah - (l < 0 ? 1 : 0)) | 0;`,
-        `f.op = ${fop}; f.a = a; f.ah = ah; f.b = 1; f.bh = 0; f.r = r; f.rh = rh; f.cin = cf;`, d.set("r", "rh"));
+        d.set("r", "rh"), `f.op = ${fop}; f.a = a; f.ah = ah; f.b = 1; f.bh = 0; f.r = r; f.rh = rh; f.cin = cf;`);
     }
     return t.build(lines.filter(Boolean).join("\n"));
   };
@@ -91,11 +98,11 @@ const neg: Compiler = (c) => {
   const lines = [d.pre, `const b = ${d.get};`];
   if (d.size !== 8) {
     const mask = d.size === 4 ? "| 0" : `& ${d.size === 1 ? 0xff : 0xffff}`;
-    lines.push(`const r = (0 - b) ${mask};`, `f.op = ${fop}; f.a = 0; f.b = b; f.r = r;`, d.set("r"));
+    lines.push(`const r = (0 - b) ${mask};`, d.set("r"), `f.op = ${fop}; f.a = 0; f.b = b; f.r = r;`);
   } else {
     lines.push(`const bh = ${d.getHi};`, `const l = 0 - (b >>> 0);`, `const r = l | 0;`,
       `const rh = (0 - bh - (l < 0 ? 1 : 0)) | 0;`,
-      `f.op = ${fop}; f.a = 0; f.ah = 0; f.b = b; f.bh = bh; f.r = r; f.rh = rh;`, d.set("r", "rh"));
+      d.set("r", "rh"), `f.op = ${fop}; f.a = 0; f.ah = 0; f.b = b; f.bh = bh; f.r = r; f.rh = rh;`);
   }
   return t.build(lines.filter(Boolean).join("\n"));
 };

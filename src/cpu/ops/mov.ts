@@ -137,14 +137,24 @@ const cmpxchg: Compiler = (c) => {
     const accSet = size === 4 ? "lo[0] = a; hi[0] = 0;" : `lo[0] = (lo[0] & ~${mask}) | a;`;
     const acc = size === 4 ? "lo[0]" : `(lo[0] & ${mask})`;
     const m = size === 4 ? "| 0" : `& ${mask}`;
+    // Memory is written before any register or flag changes, so a faulting write changes nothing.
     return t.build([d.pre, `const a = ${d.get};`, `const e = ${acc};`,
-      `f.op = ${fop}; f.a = e; f.b = a; f.r = (e - a) ${m};`,
-      `if (e === a) { ${d.set(s.get)} } else { ${d.isMem ? d.set("a") : ""} ${accSet} }`].filter(Boolean).join("\n"));
+      `if (e === a) { ${d.set(s.get)} } else { ${d.isMem ? d.set("a") : ""} ${accSet} }`,
+      `f.op = ${fop}; f.a = e; f.b = a; f.r = (e - a) ${m};`].filter(Boolean).join("\n"));
   }
   return t.build([d.pre, `const a = ${d.get}; const ah = ${d.getHi};`, `const e = lo[0], eh = hi[0];`,
-    `const l = (e >>> 0) - (a >>> 0);`, `f.op = ${fop}; f.a = e; f.ah = eh; f.b = a; f.bh = ah; f.r = l | 0; f.rh = (eh - ah - (l < 0 ? 1 : 0)) | 0;`,
-    `if (e === a && eh === ah) { const v = ${s.get}; const vh = ${s.getHi}; ${d.set("v", "vh")} } else { ${d.isMem ? d.set("a", "ah") : ""} lo[0] = a; hi[0] = ah; }`].join("\n"));
+    `const l = (e >>> 0) - (a >>> 0);`,
+    `if (e === a && eh === ah) { const v = ${s.get}; const vh = ${s.getHi}; ${d.set("v", "vh")} } else { ${d.isMem ? d.set("a", "ah") : ""} lo[0] = a; hi[0] = ah; }`,
+    `f.op = ${fop}; f.a = e; f.ah = eh; f.b = a; f.bh = ah; f.r = l | 0; f.rh = (eh - ah - (l < 0 ? 1 : 0)) | 0;`].join("\n"));
 };
+
+/**
+ * XADD writes the source register, then the destination (so `xadd %eax,%eax` leaves the sum).
+ * A memory destination goes first instead, so that a faulting write changes no register.
+ */
+function xaddWrites(memDest: boolean, dest: string, src: string): string[] {
+  return memDest ? [dest, src] : [src, dest];
+}
 
 const xadd: Compiler = (c) => {
   const t = new Template(c);
@@ -155,11 +165,11 @@ const xadd: Compiler = (c) => {
   if (size !== 8) {
     const m = size === 4 ? "| 0" : `& ${size === 1 ? 0xff : 0xffff}`;
     return t.build([d.pre, `const a = ${d.get};`, `const b = ${s.get};`, `const r = (a + b) ${m};`,
-      `f.op = ${fop}; f.a = a; f.b = b; f.r = r;`, s.set("a"), d.set("r")].filter(Boolean).join("\n"));
+      ...xaddWrites(d.isMem, d.set("r"), s.set("a")), `f.op = ${fop}; f.a = a; f.b = b; f.r = r;`].filter(Boolean).join("\n"));
   }
   return t.build([d.pre, `const a = ${d.get}; const ah = ${d.getHi};`, `const b = ${s.get}; const bh = ${s.getHi};`,
     `const l = (a >>> 0) + (b >>> 0); const r = l | 0; const rh = (ah + bh + (l > 4294967295 ? 1 : 0)) | 0;`,
-    `f.op = ${fop}; f.a = a; f.ah = ah; f.b = b; f.bh = bh; f.r = r; f.rh = rh;`, s.set("a", "ah"), d.set("r", "rh")].filter(Boolean).join("\n"));
+    ...xaddWrites(d.isMem, d.set("r", "rh"), s.set("a", "ah")), `f.op = ${fop}; f.a = a; f.ah = ah; f.b = b; f.bh = bh; f.r = r; f.rh = rh;`].filter(Boolean).join("\n"));
 };
 
 const bswap: Compiler = (c) => {

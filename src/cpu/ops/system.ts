@@ -40,7 +40,7 @@ export function writeCr(cpu: Cpu, n: number, lo: number, hi: number): void {
       cpu.updateMode();
       return;
     }
-    case 2: cpu.cr2 = hi * 4294967296 + (lo >>> 0); return;
+    case 2: cpu.cr2 = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0); return;
     case 3: {
       const v = (hi >>> 0) * 4294967296 + (lo >>> 0);
       // Bits above MAXPHYADDR are reserved in IA-32e mode (no PCID in this model).
@@ -62,10 +62,10 @@ export function writeCr(cpu: Cpu, n: number, lo: number, hi: number): void {
   }
 }
 
+/** CRn as a number; CR2 (any 64-bit value) is read with readCr2. */
 export function readCr(cpu: Cpu, n: number): number {
   switch (n) {
     case 0: return cpu.cr0;
-    case 2: return cpu.cr2;
     case 3: return cpu.cr3;
     case 4: return cpu.cr4;
     case 8: return cpu.cr8;
@@ -86,6 +86,13 @@ const movCr: Compiler = (c) => {
   if (r1 >= Register.CR0 && r1 <= Register.CR15) {
     const n = r1 - Register.CR0;
     const g = gpr(r0)!;
+    if (n === 2) {
+      return () => {
+        requireCpl0(cpu);
+        lo[g.idx] = Number(cpu.cr2 & 0xffffffffn) | 0;
+        hi[g.idx] = g.size === 8 ? Number(cpu.cr2 >> 32n) | 0 : 0;
+      };
+    }
     return () => {
       requireCpl0(cpu);
       const v = readCr(cpu, n);
