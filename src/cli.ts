@@ -16,7 +16,7 @@ a plain ELF64 (started in 64-bit mode), or a flat binary (--load-addr).
 options:
   --mem MiB            guest RAM in MiB (default ${DEFAULT_MEM_MIB})
   --append STR         Multiboot command line after the kernel name (like QEMU's -append)
-  --max-insns N        stop after N instructions (exit status 6)
+  --max-insns N        stop after N instructions, exceptions included (exit status 6)
   --stats              print statistics on stderr at the end
   --trace[=FILE]       print every executed instruction (to stderr, or FILE)
   --debugcon stdout|FILE  send port 0xE9 output to stdout or FILE (off by default)
@@ -84,10 +84,8 @@ export function main(argv: string[]): number {
   const stderr = new FdOutput(2);
   try {
     const [cmd, ...rest] = argv;
-    if (cmd === undefined || cmd === "-h" || cmd === "--help" || cmd === "help") {
-      (cmd === undefined ? stderr : new FdOutput(1)).write(USAGE);
-      return cmd === undefined ? ExitStatus.BAD_INPUT : 0;
-    }
+    if (cmd === undefined) { stderr.write(USAGE); return ExitStatus.BAD_INPUT; }
+    if (cmd === "-h" || cmd === "--help" || cmd === "help") { process.stdout.write(USAGE); return 0; }
     if (cmd === "--version") { process.stdout.write("hyperstep 0.1.0\n"); return 0; }
     if (cmd !== "run") throw new UsageError(`unknown command ${cmd}`);
     if (rest.includes("-h") || rest.includes("--help")) { process.stdout.write(USAGE); return 0; }
@@ -121,11 +119,20 @@ function run(args: RunArgs, stderr: FdOutput): number {
     return o;
   };
   try {
+    // Output files first: a file that cannot be created is a bad command line, before anything runs.
+    let debugcon: FdOutput | undefined, trace: FdOutput | undefined;
+    try {
+      if (args.debugcon !== undefined) debugcon = open(args.debugcon);
+      if (args.trace !== undefined) trace = args.trace === true ? stderr : open(args.trace);
+    } catch (e) {
+      stderr.write(`hyperstep: ${(e as Error).message}\n`);
+      return ExitStatus.BAD_INPUT;
+    }
     let machine: Machine;
     try {
       machine = new Machine({
         memMiB: args.mem, serial: stdout.byte,
-        debugcon: args.debugcon !== undefined ? open(args.debugcon).byte : undefined,
+        debugcon: debugcon?.byte,
       });
     } catch (e) {
       stderr.write(`hyperstep: ${(e as Error).message}\n`);
@@ -140,8 +147,8 @@ function run(args: RunArgs, stderr: FdOutput): number {
       }
       throw e;
     }
-    if (args.trace !== undefined) {
-      const out = args.trace === true ? stderr : open(args.trace);
+    if (trace !== undefined) {
+      const out = trace;
       machine.exec.trace = traceHook(machine.cpu, (line) => out.write(line));
     }
     const result = machine.run({ maxInstructions: args.maxInsns });

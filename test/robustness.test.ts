@@ -301,7 +301,7 @@ describe("random bytes as guest code", () => {
   // handler faults again at its first instruction (seed 3: an unimplemented x87 instruction
   // whose #UD gate points at itself, with the stack wrapping in 16/32-bit mode) loops in
   // exception delivery forever and maxInstructions never stops it.
-  it.fails("random IDT gates in 64-bit and 32-bit mode", async () => {
+  it("random IDT gates in 64-bit and 32-bit mode", async () => {
     const bad = await fuzz({
       name: "idt", seeds: 100, maxInstructions: 5_000,
       make: (r) => {
@@ -344,7 +344,7 @@ describe("exception delivery with a broken IDT", () => {
   // contributory: handled serially); delivering that #GP through its zero gate raises #GP(0x6b),
   // and contributory + contributory is a double fault (SDM Vol. 3, Table 6-5). raise() gives up
   // with a triple fault instead of delivering #DF, so a valid #DF handler never runs.
-  it.fails("#UD -> #GP -> #GP escalates to #DF, whose handler runs", () => {
+  it("#UD -> #GP -> #GP escalates to #DF, whose handler runs", () => {
     const m = ud2WithOnlyDoubleFaultGate();
     const r = m.run({ maxInstructions: 100 });
     expect(r.message).toBe("guest halted at RIP 0x201001");

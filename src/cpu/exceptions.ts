@@ -11,23 +11,23 @@ const enum GateType { TASK = 5, INT16 = 6, TRAP16 = 7, INT32 = 0xe, TRAP32 = 0xf
 
 /** Deliver `f` with the double- and triple-fault rules. RIP must be the faulting instruction. */
 export function raise(cpu: Cpu, f: Fault): void {
-  try {
-    // A fault while delivering a hardware exception is external to the program (EXT, SDM 6.13).
-    deliver(cpu, f, !f.soft);
-  } catch (e2) {
-    if (!(e2 instanceof Fault)) throw e2;
-    const first = f.vector, second = e2.vector;
-    if (first === Vec.DF) throw tripleFault(cpu, f, e2);
-    const df = (isContributory(first) && isContributory(second)) ||
-      (first === Vec.PF && (second === Vec.PF || isContributory(second)));
+  // A fault while delivering a hardware exception is external to the program (EXT, SDM 6.13).
+  let current = f;
+  let ext = !f.soft;
+  for (;;) {
     try {
-      if (df) deliver(cpu, new Fault(Vec.DF, 0), true);
-      else deliver(cpu, e2, true);
-    } catch (e3) {
-      if (!(e3 instanceof Fault)) throw e3;
-      if (df || e3.vector === Vec.DF) throw tripleFault(cpu, new Fault(Vec.DF, 0), e3);
-      // A benign second fault that itself faults: apply the rules once more, then give up.
-      throw tripleFault(cpu, e2, e3);
+      deliver(cpu, current, ext);
+      return;
+    } catch (e) {
+      if (!(e instanceof Fault)) throw e;
+      const first = current.vector, second = e.vector;
+      // SDM Vol. 3, Table 6-5: a fault while delivering #DF shuts down; contributory pairs and
+      // #PF followed by #PF or a contributory fault become #DF; other pairs are handled serially.
+      if (first === Vec.DF) throw tripleFault(cpu, current, e);
+      const df = (isContributory(first) && isContributory(second)) ||
+        (first === Vec.PF && (second === Vec.PF || isContributory(second)));
+      current = df ? new Fault(Vec.DF, 0) : e;
+      ext = true;
     }
   }
 }

@@ -46,7 +46,8 @@ export class Executor {
     const cpu = this.cpu;
     const cache = this.cache;
     for (let iter = 0; iter < SLICE_BLOCKS; iter++) {
-      if (cpu.icount >= limit) return new Stop("max-insns", `instruction limit reached at RIP 0x${cpu.ripU64().toString(16)}`);
+      // Exceptions count too, so a guest stuck faulting forever still meets its limit.
+      if (cpu.icount + cpu.exceptionsDelivered >= limit) return new Stop("max-insns", `instruction limit reached at RIP 0x${cpu.ripU64().toString(16)}`);
       let b: Block;
       try {
         b = cache.lookup();
@@ -59,7 +60,7 @@ export class Executor {
       const ops = b.ops;
       const len = ops.length;
       let n = len;
-      const remaining = limit - cpu.icount;
+      const remaining = limit - cpu.icount - cpu.exceptionsDelivered;
       if (n > remaining) n = remaining;
       // RF (set by IRET after a fault) lasts for one instruction: run that one on its own.
       const rf = (cpu.rflags & Fl.RF) !== 0;
@@ -71,7 +72,7 @@ export class Executor {
         b.runs++;
         if (fb === undefined && b.runs >= FUSE_AFTER) fb = b.fused = fuse(cpu, ops, b.la);
         if (fb !== undefined) {
-          if (b.regionOk && limit - cpu.icount > REGION_BUDGET + 64) {
+          if (b.regionOk && remaining > REGION_BUDGET + 64) {
             const s = this.tryRegion(b);
             if (s !== NO_REGION) {
               cache.current = undefined;

@@ -88,7 +88,7 @@ export class Machine {
   /** Run until the guest stops or `maxInstructions` more instructions have retired. */
   run(opts: { maxInstructions?: number } = {}): RunResult {
     const start = this.cpu.icount;
-    const limit = opts.maxInstructions === undefined ? Infinity : start + opts.maxInstructions;
+    const limit = opts.maxInstructions === undefined ? Infinity : start + this.cpu.exceptionsDelivered + opts.maxInstructions;
     const t0 = performance.now();
     const stop = this.exec.run(limit);
     const seconds = (performance.now() - t0) / 1000;

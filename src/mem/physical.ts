@@ -123,6 +123,7 @@ export class PhysicalMemory {
   }
 
   readBytes(pa: number, len: number): Uint8Array {
+    if (pa + len <= this.ramSize && !this.overlapsMmio(pa, len)) return this.u8.slice(pa, pa + len);
     const out = new Uint8Array(len);
     for (let i = 0; i < len; i++) out[i] = this.read8(pa + i);
     return out;
