@@ -20,6 +20,7 @@ options:
   --stats              print statistics on stderr at the end
   --trace[=FILE]       print every executed instruction (to stderr, or FILE)
   --debugcon stdout|FILE  send port 0xE9 output to stdout or FILE (off by default)
+  --vmx-log            log VM entries, VM exits and every failed VM-entry check on stderr
   --load-addr ADDR     load FILE as a flat binary at ADDR (64-bit mode entry)
   --entry ADDR         entry point of a flat binary (default: the load address)
   -h, --help           show this help
@@ -38,7 +39,7 @@ class UsageError extends Error {}
 
 interface RunArgs {
   file: string; mem: number; append?: string; maxInsns?: number; stats: boolean;
-  trace?: string | true; debugcon?: string; loadAddr?: number; entry?: number;
+  trace?: string | true; debugcon?: string; loadAddr?: number; entry?: number; vmxLog: boolean;
 }
 
 function parseNumber(opt: string, v: string | undefined): number {
@@ -50,7 +51,7 @@ function parseNumber(opt: string, v: string | undefined): number {
 }
 
 export function parseRunArgs(argv: string[]): RunArgs {
-  const out: Partial<RunArgs> = { mem: DEFAULT_MEM_MIB, stats: false };
+  const out: Partial<RunArgs> = { mem: DEFAULT_MEM_MIB, stats: false, vmxLog: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const eq = a.indexOf("=");
@@ -66,6 +67,7 @@ export function parseRunArgs(argv: string[]): RunArgs {
       case "--append": out.append = value(); break;
       case "--max-insns": out.maxInsns = parseNumber(name, value()); break;
       case "--stats": out.stats = true; break;
+      case "--vmx-log": out.vmxLog = true; break;
       case "--trace": out.trace = inline ?? true; break;
       case "--debugcon": out.debugcon = value(); break;
       case "--load-addr": out.loadAddr = parseNumber(name, value()); break;
@@ -147,6 +149,7 @@ function run(args: RunArgs, stderr: FdOutput): number {
       }
       throw e;
     }
+    if (args.vmxLog) machine.cpu.vmx.log = (line) => stderr.write(`hyperstep: vmx: ${line}\n`);
     if (trace !== undefined) {
       const out = trace;
       machine.exec.trace = traceHook(machine.cpu, (line) => out.write(line));

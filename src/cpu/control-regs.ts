@@ -13,7 +13,7 @@ export const enum Cr4 {
   OSXSAVE = 1 << 18, SMEP = 1 << 20, SMAP = 1 << 21, PKE = 1 << 22,
 }
 /** The CR4 bits this CPU model implements; setting any other raises #GP. */
-export const CR4_SUPPORTED = Cr4.DE | Cr4.PSE | Cr4.PAE | Cr4.MCE | Cr4.PGE | Cr4.PCE | Cr4.OSFXSR | Cr4.OSXMMEXCPT | Cr4.TSD;
+export const CR4_SUPPORTED = Cr4.DE | Cr4.PSE | Cr4.PAE | Cr4.MCE | Cr4.PGE | Cr4.PCE | Cr4.OSFXSR | Cr4.OSXMMEXCPT | Cr4.TSD | Cr4.VMXE;
 
 export const enum Efer {
   SCE = 1 << 0, LME = 1 << 8, LMA = 1 << 10, NXE = 1 << 11,

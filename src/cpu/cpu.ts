@@ -9,6 +9,7 @@ import { Access } from "../mem/paging.js";
 import type { PhysicalMemory } from "../mem/physical.js";
 import { MsrFile } from "./msr.js";
 import { CpuidModel } from "./cpuid.js";
+import { Vmx } from "../vmx/vmx.js";
 
 export interface PortBus {
   in(port: number, size: 1 | 2 | 4): number;
@@ -66,6 +67,8 @@ export class Cpu {
   abortBlock = false;
   /** Set by STI/MOV SS/POP SS: interrupts are inhibited for one instruction. */
   interruptShadow = false;
+  /** The shadow came from MOV SS or POP SS (VMLAUNCH then fails with error 26). */
+  movSsShadow = false;
   /** Scratch for an instruction's effective address, shared by a read-modify-write pair. */
   ea = 0;
   /** Scratch: the high dword of the last 64-bit operand read. */
@@ -78,10 +81,12 @@ export class Cpu {
   onModeChange: () => void = () => {};
 
   readonly mmu: Mmu;
+  readonly vmx: Vmx;
 
   constructor(readonly mem: PhysicalMemory, public io: PortBus) {
     this.mmu = new Mmu(mem, this);
     this.msr = new MsrFile(this);
+    this.vmx = new Vmx(this);
     this.reset();
   }
 

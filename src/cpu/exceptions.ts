@@ -33,6 +33,8 @@ export function raise(cpu: Cpu, f: Fault): void {
 }
 
 function tripleFault(cpu: Cpu, first: Fault, second: Fault): Stop {
+  // In VMX non-root operation a triple fault is a VM exit (reason 2), not a shutdown.
+  if (cpu.vmx.nonRoot) cpu.vmx.exit(2);
   const name = (x: Fault) => x.toString();
   return new Stop("triple-fault",
     `triple fault at RIP 0x${cpu.ripU64().toString(16)}: ${name(first)} could not be delivered (${name(second)}); ` +
@@ -41,6 +43,21 @@ function tripleFault(cpu: Cpu, first: Fault, second: Fault): Stop {
 
 function deliver(cpu: Cpu, f: Fault, ext: boolean): void {
   const vector = f.vector;
+  // In VMX non-root operation the exception bitmap may turn an exception into a VM exit
+  // (SDM 25.2); INT n is not an exception and never consults it.
+  if (cpu.vmx.nonRoot && vector < 32 && !(f.soft && vector !== Vec.BP && vector !== Vec.OF)) {
+    const errorCode = f.errorCode >= 0 ? f.errorCode : (hasErrorCode(vector) && !f.soft ? 0 : -1);
+    if (cpu.vmx.exceptionExits(vector, errorCode)) {
+      const type = f.soft ? 6 : 3; // software exception (INT3, INTO) or hardware exception
+      const len = Number.isNaN(f.returnRip) ? 0 : f.returnRip - cpu.rip;
+      cpu.vmx.exit(0, {
+        interruptionInfo: (0x80000000 | (type << 8) | vector | (errorCode >= 0 ? 0x800 : 0)) >>> 0,
+        interruptionError: errorCode >= 0 ? errorCode : 0,
+        qualification: vector === Vec.PF ? BigInt.asUintN(64, BigInt(f.address)) : 0,
+        instructionLength: f.soft ? len : 0,
+      });
+    }
+  }
   if (vector === Vec.PF && !f.soft) cpu.cr2 = BigInt.asUintN(64, BigInt(f.address));
   const returnRip = Number.isNaN(f.returnRip) ? cpu.rip : f.returnRip;
   const errorCode = f.soft ? -1 : f.errorCode >= 0 ? f.errorCode : (hasErrorCode(vector) ? 0 : -1);
@@ -145,6 +162,7 @@ function deliver(cpu: Cpu, f: Fault, ext: boolean): void {
   cpu.rflags = fl;
   cpu.rip = offset;
   cpu.interruptShadow = false;
+  cpu.movSsShadow = false;
   cpu.exceptionsDelivered++;
   cpu.lastException = vector;
 }

@@ -2,6 +2,7 @@
 import { CanonicalFault, Fault, Stop } from "./fault.js";
 import { Fl } from "./flags.js";
 import { refineCanonicalFault } from "./stack-fault.js";
+import { ContextSwitch } from "../vmx/vmx.js";
 import { raise } from "./exceptions.js";
 import { BlockCache, type Block } from "./block-cache.js";
 import type { Cpu } from "./cpu.js";
@@ -62,8 +63,9 @@ export class Executor {
       let n = len;
       const remaining = limit - cpu.icount - cpu.exceptionsDelivered;
       if (n > remaining) n = remaining;
-      // RF (set by IRET after a fault) lasts for one instruction: run that one on its own.
-      const rf = (cpu.rflags & Fl.RF) !== 0;
+      // RF (set by IRET after a fault) and the STI/MOV SS interrupt shadow last for one
+      // instruction: run that one on its own, then clear them.
+      const rf = (cpu.rflags & Fl.RF) !== 0 || cpu.interruptShadow;
       if (rf) n = 1;
       cpu.rip = n === len ? b.endRip : b.rips[n];
       cache.current = b;
@@ -116,7 +118,7 @@ export class Executor {
           }
         }
         cpu.icount += i;
-        if (rf) cpu.rflags &= ~Fl.RF;
+        if (rf && i > 0) { cpu.rflags &= ~Fl.RF; cpu.interruptShadow = false; cpu.movSsShadow = false; }
       } catch (e) {
         cpu.icount += i;
         const s = this.fault(e, b, i);
@@ -187,6 +189,8 @@ export class Executor {
         raise(cpu, f);
       } catch (e2) {
         if (e2 instanceof Stop) return e2;
+        // The exception bitmap turned the exception into a VM exit.
+        if (e2 instanceof ContextSwitch) return undefined;
         return this.internal(e2, b, i);
       }
       return undefined;
@@ -194,6 +198,16 @@ export class Executor {
     if (e instanceof Stop) {
       if (e.reason === "halt" || e.reason === "exit-device") cpu.icount++;
       return e;
+    }
+    if (e instanceof ContextSwitch) {
+      // A VM entry or exit already switched RIP and the rest of the state.
+      if (e.retired) cpu.icount++;
+      const inject = cpu.vmx.pendingInjection;
+      if (inject !== undefined) {
+        cpu.vmx.pendingInjection = undefined;
+        return this.fault(inject, undefined, 0);
+      }
+      return undefined;
     }
     return this.internal(e, b, i);
   }

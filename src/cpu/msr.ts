@@ -4,6 +4,7 @@ import { Fault, Vec } from "./fault.js";
 import { Msr } from "./msr-index.js";
 import { Seg } from "./regs.js";
 import type { Cpu } from "./cpu.js";
+import { capabilityMsr } from "../vmx/capabilities.js";
 
 const gp = (): never => { throw new Fault(Vec.GP, 0); };
 const u64 = (v: number): bigint => BigInt.asUintN(64, BigInt(v));
@@ -52,7 +53,7 @@ export class MsrFile {
       case Msr.FS_BASE: return u64(cpu.segBase[Seg.FS]);
       case Msr.GS_BASE: return u64(cpu.segBase[Seg.GS]);
       case Msr.KERNEL_GS_BASE: return u64(this.kernelGsBase);
-      default: return gp();
+      default: return capabilityMsr(cpu.vmx.caps, index >>> 0) ?? gp();
     }
   }
 
@@ -67,8 +68,9 @@ export class MsrFile {
         this.apicBase = (v & ~0x100n) | (this.apicBase & 0x100n);
         return;
       case Msr.FEATURE_CONTROL:
+        // Lock (bit 0) and VMX outside SMX (bit 2); bit 1 needs SMX, which this model lacks.
         if (this.featureControl & 1n) gp();
-        if (v & ~0x7n) gp();
+        if (v & ~0x5n) gp();
         this.featureControl = v;
         return;
       case Msr.SYSENTER_CS: this.sysenterCs = v & 0xffffffffn; return;

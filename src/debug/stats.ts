@@ -1,5 +1,6 @@
 // --stats: what the run did, on stderr at the end.
 import type { Machine, RunResult } from "../machine/machine.js";
+import { exitReasonName } from "../vmx/reasons.js";
 
 export function formatStats(m: Machine, r: RunResult): string {
   const c = m.exec.cache.stats;
@@ -12,6 +13,11 @@ export function formatStats(m: Machine, r: RunResult): string {
     `exceptions delivered: ${m.cpu.exceptionsDelivered}`,
     `TLB:                  ${m.cpu.mmu.stats.misses} misses, ${m.cpu.mmu.stats.flushes} flushes`,
   ];
+  const vmx = m.cpu.vmx.stats;
+  if (vmx.entries > 0 || vmx.exits > 0) {
+    const reasons = [...vmx.exitsByReason.entries()].sort((a, b) => b[1] - a[1]).map(([r, n]) => `${exitReasonName(r)} x${n}`);
+    lines.push(`VMX:                  ${vmx.entries} VM entries, ${vmx.exits} VM exits${reasons.length ? ` (${reasons.join(", ")})` : ""}`);
+  }
   const ud = [...m.cpu.udMnemonics.entries()].sort((a, b) => b[1] - a[1]);
   lines.push(`#UD (not implemented): ${ud.length === 0 ? "none" : ud.map(([k, v]) => `${k} x${v}`).join(", ")}`);
   const ports = [...m.io.unclaimed.entries()].sort((a, b) => a[0] - b[0]);

@@ -199,7 +199,7 @@ const pop: Compiler = (c) => {
     if (seg === Seg.CS) return undefined;
     const size: 2 | 4 | 8 = c.mode === 64 ? 8 : c.mode === 32 ? 4 : 2;
     const cpu = c.cpu;
-    const L = tpl.param("L", (sel: number) => { loadDataSegment(cpu, seg, sel); if (seg === Seg.SS) cpu.interruptShadow = true; });
+    const L = tpl.param("L", (sel: number) => { loadDataSegment(cpu, seg, sel); if (seg === Seg.SS) { cpu.interruptShadow = true; cpu.movSsShadow = true; } });
     // Load the segment before committing the new stack pointer, so a fault leaves RSP intact.
     return tpl.build(`const sp0 = lo[4], sp1 = hi[4];\n${popSource(c.stackBits, size, "v")}\ntry { ${L}(v & 0xffff); } catch (e) { lo[4] = sp0; hi[4] = sp1; throw e; }`);
   }

@@ -11,7 +11,8 @@ import { BITS } from "./bits.js";
 import { STRING } from "./string.js";
 import { CC } from "./cc.js";
 import { FLAGOPS } from "./flagops.js";
+import { VMX } from "../../vmx/instructions.js";
 
 export const FAMILIES: ReadonlyArray<ReadonlyArray<[Mnemonic, Compiler]>> = [
-  ALU, MOV, CONTROL, SYSTEM, MULDIV, SHIFT, BITS, STRING, CC, FLAGOPS,
+  ALU, MOV, CONTROL, SYSTEM, MULDIV, SHIFT, BITS, STRING, CC, FLAGOPS, VMX,
 ];

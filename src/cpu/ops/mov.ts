@@ -30,7 +30,7 @@ function movToSeg(c: Ctx) {
   const cpu = c.cpu;
   const load = (sel: number) => {
     loadDataSegment(cpu, seg, sel);
-    if (seg === Seg.SS) cpu.interruptShadow = true;
+    if (seg === Seg.SS) { cpu.interruptShadow = true; cpu.movSsShadow = true; }
   };
   const S = t.param("L", load);
   return t.build([s.pre, `${S}(${s.get} & 0xffff);`].filter(Boolean).join("\n"));
@@ -204,7 +204,7 @@ const movsxd: Compiler = (c) => extend(operandSize(c, 1) === 4)(c);
 export const MOV: Array<[Mnemonic, Compiler]> = [
   [Mnemonic.Mov, mov], [Mnemonic.Movzx, extend(false)], [Mnemonic.Movsx, extend(true)],
   [Mnemonic.Movsxd, movsxd], [Mnemonic.Lea, lea], [Mnemonic.Xchg, xchg], [Mnemonic.Nop, nop],
-  [Mnemonic.Pause, nop], [Mnemonic.Cmpxchg, cmpxchg], [Mnemonic.Xadd, xadd], [Mnemonic.Bswap, bswap],
+  [Mnemonic.Cmpxchg, cmpxchg], [Mnemonic.Xadd, xadd], [Mnemonic.Bswap, bswap],
   [Mnemonic.Cbw, signExtendAcc(Mnemonic.Cbw)], [Mnemonic.Cwde, signExtendAcc(Mnemonic.Cwde)],
   [Mnemonic.Cdqe, signExtendAcc(Mnemonic.Cdqe)], [Mnemonic.Cwd, signExtendAcc(Mnemonic.Cwd)],
   [Mnemonic.Cdq, signExtendAcc(Mnemonic.Cdq)], [Mnemonic.Cqo, signExtendAcc(Mnemonic.Cqo)],

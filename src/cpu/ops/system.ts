@@ -12,15 +12,28 @@ import { Seg } from "../regs.js";
 import type { Cpu } from "../cpu.js";
 import { loadCodeSegment } from "../far.js";
 import { loadDataSegment } from "../segments.js";
+import { ExitReason, encodeCrAccess, encodeIo } from "../../vmx/reasons.js";
+import { memInfo } from "../../vmx/instructions.js";
+import { Proc2Ctl, ProcCtl } from "../../vmx/controls.js";
+import { F } from "../../vmx/fields.js";
 
 const gp0 = (): never => { throw new Fault(Vec.GP, 0); };
 const requireCpl0 = (cpu: Cpu): void => { if (cpu.cpl !== 0) gp0(); };
 
 // ---------------------------------------------------------------- control registers
+/** In VMX operation CR0 and CR4 must keep the fixed bits of IA32_VMX_CR0/CR4_FIXED0/1. */
+function vmxFixedOk(cpu: Cpu, n: 0 | 4, v: number): boolean {
+  if (!cpu.vmx.on) return true;
+  const caps = cpu.vmx.caps;
+  const f0 = n === 0 ? caps.cr0Fixed0 : caps.cr4Fixed0, f1 = n === 0 ? caps.cr0Fixed1 : caps.cr4Fixed1;
+  return ((v & f0) >>> 0) === f0 >>> 0 && (v & ~f1) === 0;
+}
+
 export function writeCr(cpu: Cpu, n: number, lo: number, hi: number): void {
   switch (n) {
     case 0: {
       if (hi !== 0 || (lo & ~CR0_DEFINED) !== 0) gp0();
+      if (!vmxFixedOk(cpu, 0, (lo | Cr0.ET) >>> 0)) gp0();
       const v = (lo | Cr0.ET) >>> 0;
       if ((v & Cr0.PG) && !(v & Cr0.PE)) gp0();
       if ((v & Cr0.NW) && !(v & Cr0.CD)) gp0();
@@ -51,6 +64,7 @@ export function writeCr(cpu: Cpu, n: number, lo: number, hi: number): void {
     }
     case 4: {
       if (hi !== 0 || (lo & ~CR4_SUPPORTED) !== 0) gp0();
+      if (!vmxFixedOk(cpu, 4, lo >>> 0)) gp0();
       if ((cpu.efer & Efer.LMA) && !(lo & Cr4.PAE)) gp0();
       const old = cpu.cr4;
       cpu.cr4 = lo >>> 0;
@@ -76,16 +90,27 @@ export function readCr(cpu: Cpu, n: number): number {
 const movCr: Compiler = (c) => {
   const ins = c.ins;
   const { cpu, lo, hi } = c;
+  const len = c.next - c.rip;
   const r0 = ins.op0Register, r1 = ins.op1Register;
   if (r0 >= Register.CR0 && r0 <= Register.CR15) {
     const n = r0 - Register.CR0;
     const g = gpr(r1)!;
     const wide = g.size === 8;
-    return () => { requireCpl0(cpu); writeCr(cpu, n, lo[g.idx], wide ? hi[g.idx] : 0); };
+    const qual = encodeCrAccess({ cr: n, accessType: "mov-to-cr", gpr: g.idx });
+    return () => {
+      requireCpl0(cpu);
+      let v = lo[g.idx];
+      const vh = wide ? hi[g.idx] : 0;
+      if (cpu.vmx.nonRoot) {
+        v = movToCrNonRoot(cpu, n, v, vh, qual, len, c.rip);
+      }
+      writeCr(cpu, n, v, vh);
+    };
   }
   if (r1 >= Register.CR0 && r1 <= Register.CR15) {
     const n = r1 - Register.CR0;
     const g = gpr(r0)!;
+    const qual = encodeCrAccess({ cr: n, accessType: "mov-from-cr", gpr: g.idx });
     if (n === 2) {
       return () => {
         requireCpl0(cpu);
@@ -95,7 +120,14 @@ const movCr: Compiler = (c) => {
     }
     return () => {
       requireCpl0(cpu);
-      const v = readCr(cpu, n);
+      let v = readCr(cpu, n);
+      const vmx = cpu.vmx;
+      if (vmx.nonRoot) {
+        if ((n === 3 && vmx.procCtl(ProcCtl.CR3_STORE_EXITING)) || (n === 8 && vmx.procCtl(ProcCtl.CR8_STORE_EXITING))) {
+          vmx.exit(ExitReason.CR_ACCESS, { qualification: qual, instructionLength: len, rip: c.rip });
+        }
+        if (n === 0 || n === 4) v = vmx.readShadowed(n, v);
+      }
       lo[g.idx] = v | 0;
       hi[g.idx] = g.size === 8 ? Math.floor(v / 4294967296) | 0 : 0;
     };
@@ -103,11 +135,39 @@ const movCr: Compiler = (c) => {
   return undefined; // debug registers: #UD until #3
 };
 
+/**
+ * MOV to CR in VMX non-root operation (SDM 25.1.3, 25.3): exit when a host-owned CR0/CR4 bit
+ * would change against the read shadow, on CR3 loads outside the CR3-target list, and on CR8
+ * loads; otherwise host-owned bits keep their values. Returns the value to write.
+ */
+function movToCrNonRoot(cpu: Cpu, n: number, v: number, vh: number, qual: number, len: number, rip: number): number {
+  const vmx = cpu.vmx;
+  const exit = (): never => vmx.exit(ExitReason.CR_ACCESS, { qualification: qual, instructionLength: len, rip });
+  if (n === 0 || n === 4) {
+    const mask = n === 0 ? vmx.cr0Mask : vmx.cr4Mask;
+    const shadow = n === 0 ? vmx.cr0Shadow : vmx.cr4Shadow;
+    if (((v ^ shadow) & mask) !== 0) exit();
+    const cur = n === 0 ? cpu.cr0 : cpu.cr4;
+    return ((v & ~mask) | (cur & mask)) | 0;
+  }
+  if (n === 3 && vmx.procCtl(ProcCtl.CR3_LOAD_EXITING)) {
+    const value = (vh >>> 0) * 4294967296 + (v >>> 0);
+    const count = vmx.vmcs.u32(F.CR3_TARGET_COUNT);
+    let hit = false;
+    for (let i = 0; i < count && i < 4; i++) if (vmx.vmcs.unum(F.CR3_TARGET_VALUE0 + 2 * i) === value) hit = true;
+    if (!hit) exit();
+  }
+  if (n === 8 && vmx.procCtl(ProcCtl.CR8_LOAD_EXITING)) exit();
+  return v;
+}
+
 // ---------------------------------------------------------------- MSRs, CPUID, TSC
 const rdmsr: Compiler = (c) => {
   const { cpu, lo, hi } = c;
+  const len = c.next - c.rip;
   return () => {
     requireCpl0(cpu);
+    if (cpu.vmx.nonRoot && cpu.vmx.msrExits(lo[1] >>> 0, false)) cpu.vmx.exit(ExitReason.RDMSR, { instructionLength: len, rip: c.rip });
     const v = cpu.msr.read(lo[1] >>> 0);
     lo[0] = Number(v & 0xffffffffn) | 0; hi[0] = 0;
     lo[2] = Number(v >> 32n) | 0; hi[2] = 0;
@@ -115,14 +175,18 @@ const rdmsr: Compiler = (c) => {
 };
 const wrmsr: Compiler = (c) => {
   const { cpu, lo } = c;
+  const len = c.next - c.rip;
   return () => {
     requireCpl0(cpu);
+    if (cpu.vmx.nonRoot && cpu.vmx.msrExits(lo[1] >>> 0, true)) cpu.vmx.exit(ExitReason.WRMSR, { instructionLength: len, rip: c.rip });
     cpu.msr.write(lo[1] >>> 0, (BigInt(lo[2] >>> 0) << 32n) | BigInt(lo[0] >>> 0));
   };
 };
 const cpuid: Compiler = (c) => {
   const { cpu, lo, hi } = c;
+  const len = c.next - c.rip;
   return () => {
+    if (cpu.vmx.nonRoot) cpu.vmx.exit(ExitReason.CPUID, { instructionLength: len, rip: c.rip });
     const r = cpu.cpuid.query(lo[0] >>> 0, lo[1] >>> 0);
     lo[0] = r[0]; lo[3] = r[1]; lo[1] = r[2]; lo[2] = r[3];
     hi[0] = hi[3] = hi[1] = hi[2] = 0;
@@ -130,23 +194,53 @@ const cpuid: Compiler = (c) => {
 };
 const rdtsc: Compiler = (c) => {
   const { cpu, lo, hi } = c;
+  const len = c.next - c.rip;
   return () => {
     if ((cpu.cr4 & Cr4.TSD) && cpu.cpl !== 0) gp0();
-    const t = cpu.msr.tsc();
+    let t = cpu.msr.tsc();
+    const vmx = cpu.vmx;
+    if (vmx.nonRoot) {
+      if (vmx.procCtl(ProcCtl.RDTSC_EXITING)) vmx.exit(ExitReason.RDTSC, { instructionLength: len, rip: c.rip });
+      if (vmx.procCtl(ProcCtl.USE_TSC_OFFSETTING)) t = BigInt.asUintN(64, t + vmx.vmcs.read(F.TSC_OFFSET));
+    }
     lo[0] = Number(t & 0xffffffffn) | 0; hi[0] = 0;
     lo[2] = Number(t >> 32n) | 0; hi[2] = 0;
   };
 };
 
 // ---------------------------------------------------------------- descriptor tables
+/**
+ * "Descriptor-table exiting" (SDM 25.1.3): LGDT/LIDT/SGDT/SIDT exit with reason 46 and
+ * LLDT/LTR/SLDT/STR with 47; the instruction-information identity is in bits 29:28.
+ */
+function descriptorTableExit(c: Ctx, identity: number, ldtTr: boolean): () => void {
+  const cpu = c.cpu, len = c.next - c.rip;
+  let info: number, disp = 0;
+  if (c.ins.op0Kind === OpKind.Register) {
+    info = (gpr(c.ins.op0Register)!.idx << 3) | (1 << 10) | ((c.mode === 64 ? 2 : 1) << 7);
+  } else {
+    ({ info, disp } = memInfo(c));
+    if (!ldtTr && c.mode !== 16) info |= 1 << 11;
+  }
+  info = (info | (identity << 28)) >>> 0;
+  const reason = ldtTr ? ExitReason.LDTR_TR : ExitReason.GDTR_IDTR;
+  return () => {
+    if (cpu.vmx.nonRoot && cpu.vmx.proc2Ctl(Proc2Ctl.DESCRIPTOR_TABLE_EXITING)) {
+      cpu.vmx.exit(reason, { qualification: disp, instructionInfo: info, instructionLength: len, rip: c.rip });
+    }
+  };
+}
+
 function tableLoad(which: "gdt" | "idt"): Compiler {
   return (c) => {
     const { cpu, mmu } = c;
     const ea = effectiveAddress(c);
     const mode = c.mode;
     const size16 = operandSize(c, 0) === 2 && mode !== 64 && /lgdtw|lidtw/.test(c.ins.toString());
+    const intercept = descriptorTableExit(c, which === "gdt" ? 2 : 3, false);
     return () => {
       requireCpl0(cpu);
+      intercept();
       const a = ea();
       const limit = mmu.rd16(a);
       let base: number;
@@ -168,7 +262,9 @@ function tableStore(which: "gdt" | "idt"): Compiler {
     const { cpu, mmu } = c;
     const ea = effectiveAddress(c);
     const mode = c.mode;
+    const intercept = descriptorTableExit(c, which === "gdt" ? 0 : 1, false);
     return () => {
+      intercept();
       const a = ea();
       const base = which === "gdt" ? cpu.gdtrBase : cpu.idtrBase;
       mmu.wr16(a, which === "gdt" ? cpu.gdtrLimit : cpu.idtrLimit);
@@ -209,14 +305,17 @@ export function loadTaskRegister(cpu: Cpu, sel: number): void {
 const ltr: Compiler = (c) => {
   const v = operandValue(c, 0);
   const cpu = c.cpu;
-  return () => { requireCpl0(cpu); loadTaskRegister(cpu, v()); };
+  const intercept = descriptorTableExit(c, 3, true);
+  return () => { requireCpl0(cpu); intercept(); loadTaskRegister(cpu, v()); };
 };
 
 const lldt: Compiler = (c) => {
   const v = operandValue(c, 0);
   const cpu = c.cpu;
+  const intercept = descriptorTableExit(c, 2, true);
   return () => {
     requireCpl0(cpu);
+    intercept();
     const sel = v();
     if ((sel & 0xfffc) === 0) { cpu.ldtr = { sel, base: 0, limit: 0, attr: Ar.UNUSABLE }; return; }
     if (sel & 4) throw new Fault(Vec.GP, sel & 0xfffc);
@@ -229,26 +328,36 @@ const lldt: Compiler = (c) => {
   };
 };
 
-function storeSelector(get: (cpu: Cpu) => number): Compiler {
+function storeSelector(get: (cpu: Cpu) => number, identity: number): Compiler {
   return (c) => {
     const ins = c.ins;
     const { cpu, lo, hi } = c;
+    const intercept = descriptorTableExit(c, identity, true);
     if (ins.op0Kind === OpKind.Register) {
       const g = gpr(ins.op0Register)!;
       return () => {
+        intercept();
         const v = get(cpu);
         if (g.size === 2) lo[g.idx] = (lo[g.idx] & ~0xffff) | v; else { lo[g.idx] = v; hi[g.idx] = 0; }
       };
     }
     const ea = effectiveAddress(c);
-    return () => c.mmu.wr16(ea(), get(cpu));
+    return () => { intercept(); c.mmu.wr16(ea(), get(cpu)); };
   };
 }
 
 const invlpg: Compiler = (c) => {
   const ea = effectiveAddress(c);
   const cpu = c.cpu;
-  return () => { requireCpl0(cpu); cpu.mmu.flushPage(ea()); };
+  const len = c.next - c.rip;
+  return () => {
+    requireCpl0(cpu);
+    const la = ea();
+    if (cpu.vmx.nonRoot && cpu.vmx.procCtl(ProcCtl.INVLPG_EXITING)) {
+      cpu.vmx.exit(ExitReason.INVLPG, { qualification: BigInt.asUintN(64, BigInt(la)), instructionLength: len, rip: c.rip });
+    }
+    cpu.mmu.flushPage(la);
+  };
 };
 
 // ---------------------------------------------------------------- port I/O
@@ -262,9 +371,13 @@ const inOp: Compiler = (c) => {
   const dst = gpr(ins.op0Register)!;
   const size = dst.size as 1 | 2 | 4;
   const fixed = ins.op1Kind === OpKind.Immediate8 ? Number(ins.immediate(1)) : -1;
+  const len = c.next - c.rip;
   return () => {
     ioAllowed(cpu);
     const port = fixed >= 0 ? fixed : lo[2] & 0xffff;
+    if (cpu.vmx.nonRoot && cpu.vmx.ioExits(port, size)) {
+      cpu.vmx.exit(ExitReason.IO_INSTRUCTION, { qualification: encodeIo({ size, direction: "in", port, immediate: fixed >= 0 }), instructionLength: len, rip: c.rip });
+    }
     const v = cpu.io.in(port, size);
     if (size === 4) { lo[0] = v; hi[0] = 0; }
     else if (size === 2) lo[0] = (lo[0] & ~0xffff) | (v & 0xffff);
@@ -278,9 +391,13 @@ const outOp: Compiler = (c) => {
   const size = src.size as 1 | 2 | 4;
   const fixed = ins.op0Kind === OpKind.Immediate8 ? Number(ins.immediate(0)) : -1;
   const mask = size === 4 ? -1 : size === 2 ? 0xffff : 0xff;
+  const len = c.next - c.rip;
   return () => {
     ioAllowed(cpu);
     const port = fixed >= 0 ? fixed : lo[2] & 0xffff;
+    if (cpu.vmx.nonRoot && cpu.vmx.ioExits(port, size)) {
+      cpu.vmx.exit(ExitReason.IO_INSTRUCTION, { qualification: encodeIo({ size, direction: "out", port, immediate: fixed >= 0 }), instructionLength: len, rip: c.rip });
+    }
     cpu.io.out(port, size, (lo[0] & mask) >>> 0);
   };
 };
@@ -288,8 +405,10 @@ const outOp: Compiler = (c) => {
 // ---------------------------------------------------------------- interrupts and halting
 const hlt: Compiler = (c) => {
   const cpu = c.cpu;
+  const len = c.next - c.rip;
   return () => {
     requireCpl0(cpu);
+    if (cpu.vmx.nonRoot && cpu.vmx.procCtl(ProcCtl.HLT_EXITING)) cpu.vmx.exit(ExitReason.HLT, { instructionLength: len, rip: c.rip });
     const where = `0x${cpu.ripU64().toString(16)}`;
     if (cpu.rflags & Fl.IF) throw new Stop("halt", `guest halted at RIP ${where} with interrupts enabled and no interrupt source`);
     throw new Stop("halt", `guest halted at RIP ${where}`);
@@ -381,20 +500,54 @@ function iret(size: 2 | 4 | 8): Compiler {
   };
 }
 
-const clts: Compiler = (c) => { const cpu = c.cpu; return () => { requireCpl0(cpu); cpu.cr0 &= ~Cr0.TS; }; };
-const wbinvd: Compiler = (c) => { const cpu = c.cpu; return () => requireCpl0(cpu); };
+/** CLTS; in non-root operation a host-owned TS exits when its shadow is 1, else stays (SDM 25.1.3, 25.3). */
+const clts: Compiler = (c) => {
+  const cpu = c.cpu, len = c.next - c.rip;
+  const qual = encodeCrAccess({ cr: 0, accessType: "clts", gpr: 0 });
+  return () => {
+    requireCpl0(cpu);
+    const vmx = cpu.vmx;
+    if (vmx.nonRoot && (vmx.cr0Mask & Cr0.TS)) {
+      if (vmx.cr0Shadow & Cr0.TS) vmx.exit(ExitReason.CR_ACCESS, { qualification: qual, instructionLength: len, rip: c.rip });
+      return;
+    }
+    cpu.cr0 &= ~Cr0.TS;
+  };
+};
+const wbinvd: Compiler = (c) => {
+  const cpu = c.cpu, len = c.next - c.rip;
+  return () => {
+    requireCpl0(cpu);
+    if (cpu.vmx.nonRoot && cpu.vmx.proc2Ctl(Proc2Ctl.WBINVD_EXITING)) cpu.vmx.exit(ExitReason.WBINVD, { instructionLength: len, rip: c.rip });
+  };
+};
+/** INVD exits unconditionally in VMX non-root operation. */
+const invd: Compiler = (c) => {
+  const cpu = c.cpu, len = c.next - c.rip;
+  return () => {
+    requireCpl0(cpu);
+    if (cpu.vmx.nonRoot) cpu.vmx.exit(ExitReason.INVD, { instructionLength: len, rip: c.rip });
+  };
+};
+/** PAUSE: a hint, unless "PAUSE exiting" asks for a VM exit. */
+const pause: Compiler = (c) => {
+  const cpu = c.cpu, len = c.next - c.rip;
+  return () => {
+    if (cpu.vmx.nonRoot && cpu.vmx.procCtl(ProcCtl.PAUSE_EXITING)) cpu.vmx.exit(ExitReason.PAUSE, { instructionLength: len, rip: c.rip });
+  };
+};
 
 export const SYSTEM: Array<[Mnemonic, Compiler]> = [
   [Mnemonic.Rdmsr, rdmsr], [Mnemonic.Wrmsr, wrmsr], [Mnemonic.Cpuid, cpuid], [Mnemonic.Rdtsc, rdtsc],
   [Mnemonic.Lgdt, tableLoad("gdt")], [Mnemonic.Lidt, tableLoad("idt")],
   [Mnemonic.Sgdt, tableStore("gdt")], [Mnemonic.Sidt, tableStore("idt")],
   [Mnemonic.Ltr, ltr], [Mnemonic.Lldt, lldt],
-  [Mnemonic.Str, storeSelector((cpu) => cpu.tr.sel)], [Mnemonic.Sldt, storeSelector((cpu) => cpu.ldtr.sel)],
+  [Mnemonic.Str, storeSelector((cpu) => cpu.tr.sel, 1)], [Mnemonic.Sldt, storeSelector((cpu) => cpu.ldtr.sel, 0)],
   [Mnemonic.Invlpg, invlpg], [Mnemonic.In, inOp], [Mnemonic.Out, outOp], [Mnemonic.Hlt, hlt],
   [Mnemonic.Cli, ifChange(false)], [Mnemonic.Sti, ifChange(true)],
   [Mnemonic.Int, intN], [Mnemonic.Int3, int3], [Mnemonic.Int1, int1], [Mnemonic.Into, into],
   [Mnemonic.Ud2, () => ud2], [Mnemonic.Iret, iret(2)], [Mnemonic.Iretd, iret(4)], [Mnemonic.Iretq, iret(8)],
-  [Mnemonic.Clts, clts], [Mnemonic.Wbinvd, wbinvd], [Mnemonic.Invd, wbinvd],
+  [Mnemonic.Clts, clts], [Mnemonic.Wbinvd, wbinvd], [Mnemonic.Invd, invd], [Mnemonic.Pause, pause],
 ];
 
 /** MOV to/from CRn is a Mov mnemonic in iced; mov.ts hands those forms here. */

@@ -1,0 +1,76 @@
+// The current VMCS, cached in a typed store (one lo/hi dword pair per field), and its layout in
+// guest physical memory. The in-memory layout is this implementation's own, as the SDM allows:
+//   +0 revision identifier (bit 31: shadow-VMCS indicator), +4 VMX-abort indicator,
+//   +8 launch state (hyperstep's), +16 field i at 16 + 8*i.
+// VMPTRLD loads the store from memory; VMCLEAR writes it back.
+import { VMCS_FIELDS, type VmcsField } from "./fields.js";
+import type { PhysicalMemory } from "../mem/physical.js";
+
+const INDEX = new Int16Array(0x10000).fill(-1);
+VMCS_FIELDS.forEach((f, i) => { INDEX[f.encoding] = i; });
+const COUNT = VMCS_FIELDS.length;
+
+export const VMCS_DATA_OFFSET = 16;
+export const VMCS_LAUNCH_OFFSET = 8;
+export const enum LaunchState { CLEAR = 0, LAUNCHED = 1 }
+
+/** Dense index of a field encoding, or -1. */
+export function fieldIndex(encoding: number): number {
+  return encoding >= 0 && encoding < 0x10000 ? INDEX[encoding] : -1;
+}
+
+export class VmcsStore {
+  readonly lo = new Int32Array(COUNT);
+  readonly hi = new Int32Array(COUNT);
+  launch = LaunchState.CLEAR;
+
+  clear(): void { this.lo.fill(0); this.hi.fill(0); this.launch = LaunchState.CLEAR; }
+
+  /** The full value of a field (64-bit and natural-width fields as 64 bits). */
+  read(encoding: number): bigint {
+    const i = INDEX[encoding];
+    if (i < 0) throw new RangeError(`no VMCS field 0x${encoding.toString(16)}`);
+    return (BigInt(this.hi[i] >>> 0) << 32n) | BigInt(this.lo[i] >>> 0);
+  }
+
+  write(encoding: number, v: bigint): void {
+    const i = INDEX[encoding];
+    if (i < 0) throw new RangeError(`no VMCS field 0x${encoding.toString(16)}`);
+    const f = VMCS_FIELDS[i];
+    v = BigInt.asUintN(f.width === 16 ? 16 : f.width === 32 ? 32 : 64, v);
+    this.lo[i] = Number(v & 0xffffffffn) | 0;
+    this.hi[i] = Number(v >> 32n) | 0;
+  }
+
+  /** Low 32 bits of a field, as an unsigned number. */
+  u32(encoding: number): number { return this.lo[INDEX[encoding]] >>> 0; }
+  setU32(encoding: number, v: number): void { const i = INDEX[encoding]; this.lo[i] = v | 0; this.hi[i] = 0; }
+
+  /** A natural-width or 64-bit field as a signed double (exact for canonical addresses). */
+  num(encoding: number): number { const i = INDEX[encoding]; return this.hi[i] * 4294967296 + (this.lo[i] >>> 0); }
+  setNum(encoding: number, v: number): void {
+    const i = INDEX[encoding];
+    this.lo[i] = v | 0;
+    this.hi[i] = Math.floor(v / 4294967296) | 0;
+  }
+  /** A 64-bit field as an unsigned double (physical addresses). */
+  unum(encoding: number): number { const i = INDEX[encoding]; return (this.hi[i] >>> 0) * 4294967296 + (this.lo[i] >>> 0); }
+
+  loadFrom(mem: PhysicalMemory, pa: number): void {
+    for (let i = 0; i < COUNT; i++) {
+      this.lo[i] = mem.read32(pa + VMCS_DATA_OFFSET + i * 8);
+      this.hi[i] = mem.read32(pa + VMCS_DATA_OFFSET + i * 8 + 4);
+    }
+    this.launch = mem.read32(pa + VMCS_LAUNCH_OFFSET) === LaunchState.LAUNCHED ? LaunchState.LAUNCHED : LaunchState.CLEAR;
+  }
+
+  storeTo(mem: PhysicalMemory, pa: number): void {
+    for (let i = 0; i < COUNT; i++) {
+      mem.write32(pa + VMCS_DATA_OFFSET + i * 8, this.lo[i]);
+      mem.write32(pa + VMCS_DATA_OFFSET + i * 8 + 4, this.hi[i]);
+    }
+    mem.write32(pa + VMCS_LAUNCH_OFFSET, this.launch);
+  }
+
+  fields(): readonly VmcsField[] { return VMCS_FIELDS; }
+}
