@@ -84,6 +84,7 @@ export class Vmx {
     const env = {
       read: (e: number) => v.read(e), caps: this.caps, physBits: cpu.cpuid.physBits,
       readPhys32: (pa: number) => cpu.mem.read32(pa), vmcsRevision: this.revision,
+      hostIa32e: (cpu.efer & Efer.LMA) !== 0, currentVmcsPointer: BigInt(this.current),
     };
     const control = checkControls(env);
     if (control) { this.logFailure(control); this.failValid(VmInstructionError.ENTRY_INVALID_CONTROL_FIELDS); return false; }
