@@ -14,11 +14,16 @@ export function raise(cpu: Cpu, f: Fault): void {
   // A fault while delivering a hardware exception is external to the program (EXT, SDM 6.13).
   let current = f;
   let ext = !f.soft;
+  let prev: Fault | undefined;
   for (;;) {
     try {
+      // A VM exit caused by `current` while delivering `prev` reports prev as IDT vectoring.
+      cpu.vmx.vectoring = prev;
       deliver(cpu, current, ext);
+      cpu.vmx.vectoring = undefined;
       return;
     } catch (e) {
+      cpu.vmx.vectoring = undefined;
       if (!(e instanceof Fault)) throw e;
       const first = current.vector, second = e.vector;
       // SDM Vol. 3, Table 6-5: a fault while delivering #DF shuts down; contributory pairs and
@@ -26,6 +31,7 @@ export function raise(cpu: Cpu, f: Fault): void {
       if (first === Vec.DF) throw tripleFault(cpu, current, e);
       const df = (isContributory(first) && isContributory(second)) ||
         (first === Vec.PF && (second === Vec.PF || isContributory(second)));
+      prev = df ? undefined : current;
       current = df ? new Fault(Vec.DF, 0) : e;
       ext = true;
     }

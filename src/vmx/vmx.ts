@@ -2,7 +2,7 @@
 // transitions: VM entry (SDM Vol. 3, chapter 26) and VM exit (chapter 27).
 import { Cr0, Cr4, Efer } from "../cpu/control-regs.js";
 import type { Cpu } from "../cpu/cpu.js";
-import { Fault, Vec } from "../cpu/fault.js";
+import { Fault, Stop, Vec } from "../cpu/fault.js";
 import { Fl } from "../cpu/flags.js";
 import { Msr } from "../cpu/msr-index.js";
 import { Seg } from "../cpu/regs.js";
@@ -16,6 +16,9 @@ import { ExitReason, exitReasonName } from "./reasons.js";
 import { LaunchState, VmcsStore } from "./vmcs.js";
 
 export const INVALID_VMCS = -1;
+
+/** VMX-abort indicators (SDM 28.7). */
+export const enum VmxAbort { GUEST_MSR_STORE = 1, HOST_PDPTE = 2, VMCS_CORRUPTED = 3, MSR_LOAD = 4, MACHINE_CHECK = 5, HOST_NOT_LONG = 6 }
 
 /** Thrown by an op after a VM entry or exit switched the CPU to other code: the block ends. */
 export class ContextSwitch {
@@ -108,6 +111,11 @@ export class Vmx {
     this.stats.entries++;
     this.log?.(`VM entry (${launch ? "VMLAUNCH" : "VMRESUME"}) to RIP 0x${BigInt.asUintN(64, BigInt(cpu.rip)).toString(16)}`);
     this.injectEvent();
+    // Activity state HLT: only an injected event wakes the guest, and this machine raises no
+    // interrupts or NMIs, so an HLT-state entry without one waits forever.
+    if (v.u32(F.GUEST_ACTIVITY_STATE) === 1 && this.pendingInjection === undefined) {
+      throw new Stop("halt", `guest halted in VMX non-root operation (activity state HLT) at RIP 0x${BigInt.asUintN(64, BigInt(cpu.rip)).toString(16)}`);
+    }
     return true;
   }
 
@@ -188,6 +196,8 @@ export class Vmx {
   }
   /** An event to deliver before the guest's first instruction (the executor delivers it). */
   pendingInjection: Fault | undefined;
+  /** The event whose delivery is in progress when a nested event may cause a VM exit. */
+  vectoring: Fault | undefined;
 
   // ---- VM exit ----
   /** Leave non-root operation with `reason` (SDM 27). */
@@ -201,7 +211,17 @@ export class Vmx {
     v.setNum(F.GUEST_LINEAR_ADDRESS, info.guestLinear ?? 0);
     v.setU32(F.VM_EXIT_INTERRUPTION_INFO, info.interruptionInfo ?? 0);
     v.setU32(F.VM_EXIT_INTERRUPTION_ERROR_CODE, info.interruptionError ?? 0);
-    v.setU32(F.IDT_VECTORING_INFO, 0);
+    const vec = this.vectoring;
+    this.vectoring = undefined;
+    if (vec !== undefined) {
+      // The exit happened while delivering `vec` through the guest IDT (SDM 27.2.4).
+      const type = vec.soft ? (vec.vector === Vec.BP || vec.vector === Vec.OF ? 6 : 4) : 3;
+      const err = vec.errorCode >= 0 && !vec.soft;
+      v.setU32(F.IDT_VECTORING_INFO, (0x80000000 | (type << 8) | vec.vector | (err ? 0x800 : 0)) >>> 0);
+      v.setU32(F.IDT_VECTORING_ERROR_CODE, err ? vec.errorCode : 0);
+    } else {
+      v.setU32(F.IDT_VECTORING_INFO, 0);
+    }
     v.setU32(F.VM_ENTRY_INTERRUPTION_INFO, v.u32(F.VM_ENTRY_INTERRUPTION_INFO) & 0x7fffffff);
     if (info.rip !== undefined) cpu.rip = info.rip;
     this.saveGuestState();
@@ -211,7 +231,7 @@ export class Vmx {
     this.log?.(`VM exit: reason ${reason} (${exitReasonName(reason)}) qualification 0x${BigInt.asUintN(64, BigInt(info.qualification ?? 0)).toString(16)} at guest RIP 0x${BigInt.asUintN(64, BigInt(cpu.rip)).toString(16)}`);
     this.loadHostState();
     const fail = this.loadMsrList(F.VM_EXIT_MSR_LOAD_ADDRESS, F.VM_EXIT_MSR_LOAD_COUNT);
-    if (fail > 0) throw new Fault(Vec.MC); // a VMX abort in hardware; reported as a machine check here
+    if (fail > 0) this.abort(VmxAbort.MSR_LOAD, `VM-exit MSR-load entry ${fail} failed`);
     throw new ContextSwitch("exit", false);
   }
 
@@ -317,6 +337,14 @@ export class Vmx {
       mem.write32(e + 8, Number(value & 0xffffffffn) | 0);
       mem.write32(e + 12, Number(value >> 32n) | 0);
     }
+  }
+
+  /**
+   * VMX abort (SDM 28.7): the indicator goes into the VMCS region and the processor shuts down.
+   */
+  abort(code: VmxAbort, why: string): never {
+    if (this.current !== INVALID_VMCS) this.cpu.mem.write32(this.current + 4, code);
+    throw new Stop("triple-fault", `VMX abort ${code} (${why}): the processor shuts down`);
   }
 
   // ---- intercept tests used by instructions in non-root operation ----
