@@ -43,8 +43,13 @@ export interface Block {
 export class BlockCache {
   private readonly byKey = new Map<number, Block>();
   private readonly byPage = new Map<number, Block[]>();
+  // The L1 maps a linear RIP to its block while the translation holds. Entries carry the
+  // generation they were made in; bumping `gen` empties the L1 in O(1) (VM entries and exits
+  // flush the TLB twice per round trip, so a 4096-entry fill there was a real cost).
   private readonly l1: Array<Block | undefined> = new Array(L1_SIZE).fill(undefined);
-  private l1Epoch = -1;
+  private readonly l1Gen = new Int32Array(L1_SIZE).fill(-1);
+  private gen = 0;
+  private mmuEpoch = -1;
   /** The block being executed, so that self-modifying code can stop it. */
   current: Block | undefined;
   stats = { lookups: 0, hits: 0, compiles: 0, invalidations: 0, decodedInsns: 0 };
@@ -52,19 +57,19 @@ export class BlockCache {
   constructor(private readonly cpu: Cpu) {
     cpu.mem.onCodeWrite = (pa, len) => this.invalidateRange(pa, len);
     const prev = cpu.onModeChange;
-    cpu.onModeChange = () => { prev(); this.l1.fill(undefined); };
+    cpu.onModeChange = () => { prev(); this.gen++; };
   }
 
   /** The block at the current RIP: L1 hit in steady state, else a decode-cache lookup or compile. */
   lookup(): Block {
     const cpu = this.cpu;
     const la = cpu.rip;
-    if (cpu.mmu.epoch !== this.l1Epoch) { this.l1.fill(undefined); this.l1Epoch = cpu.mmu.epoch; }
+    if (cpu.mmu.epoch !== this.mmuEpoch) { this.gen++; this.mmuEpoch = cpu.mmu.epoch; }
     const l = la | 0;
     const slot = (l ^ (l >>> 12)) & (L1_SIZE - 1);
     const b = this.l1[slot];
     this.stats.lookups++;
-    if (b !== undefined && b.la === la) { this.stats.hits++; return b; }
+    if (this.l1Gen[slot] === this.gen && b !== undefined && b.la === la) { this.stats.hits++; return b; }
     const pa = cpu.mmu.translate(la, Access.FETCH);
     const key = pa * 4 + cpu.modeKey;
     let blk = this.byKey.get(key);
@@ -79,6 +84,7 @@ export class BlockCache {
       this.stats.hits++;
     }
     this.l1[slot] = blk;
+    this.l1Gen[slot] = this.gen;
     return blk;
   }
 
@@ -209,7 +215,7 @@ export class BlockCache {
     for (const r of b.regions) r.valid = false;
     this.stats.invalidations++;
     this.byKey.delete(b.pa * 4 + b.modeKey);
-    this.l1.fill(undefined);
+    this.gen++;
     // Whatever is running (a block or a region) stops after the current instruction.
     if (this.current !== undefined) this.cpu.abortBlock = true;
   }
@@ -228,7 +234,7 @@ export class BlockCache {
     for (const p of this.byPage.keys()) if (p < this.cpu.mem.codePages.length) this.cpu.mem.codePages[p] = 0;
     this.byKey.clear();
     this.byPage.clear();
-    this.l1.fill(undefined);
+    this.gen++;
   }
 
   get size(): number { return this.byKey.size; }

@@ -3,6 +3,9 @@ import { FlowControl, Mnemonic, OpKind, Register, type Instruction } from "iced-
 import type { Compiler, Ctx, Op } from "./context.js";
 import { FAMILIES } from "./ops/index.js";
 import { Fault, Vec } from "./fault.js";
+import { ContextSwitch } from "../vmx/vmx.js";
+import type { Cpu } from "./cpu.js";
+import type { TemplateOp } from "./codegen.js";
 
 const TABLE = new Map<Mnemonic, Compiler>();
 for (const family of FAMILIES) {
@@ -54,7 +57,37 @@ export function compileInstruction(c: Ctx): Op {
       if (process.env.HYPERSTEP_DEBUG_COMPILE) console.error(`compile ${name}: ${(e as Error).message}`);
     }
   }
-  return op ?? (() => cpu.undefinedInstruction(name));
+  if (op === undefined) return () => cpu.undefinedInstruction(name);
+  return SWITCHERS.has(ins.mnemonic) ? catchSwitch(cpu, op) : op;
+}
+
+/**
+ * Instructions that may cause a VM entry or exit. Their op throws ContextSwitch after the switch;
+ * catching it right here turns it into flags, so that the block function around the op returns
+ * normally (V8 optimises functions by their returns and loops, and unwinding a frame per VM exit
+ * is slow): `switched` tells the executor that RIP already points at the new code.
+ */
+const SWITCHERS = new Set<Mnemonic>([
+  Mnemonic.Cpuid, Mnemonic.Hlt, Mnemonic.Mov, Mnemonic.Rdmsr, Mnemonic.Wrmsr, Mnemonic.In, Mnemonic.Out,
+  Mnemonic.Invlpg, Mnemonic.Rdtsc, Mnemonic.Pause, Mnemonic.Wbinvd, Mnemonic.Invd, Mnemonic.Clts,
+  Mnemonic.Lgdt, Mnemonic.Lidt, Mnemonic.Sgdt, Mnemonic.Sidt, Mnemonic.Lldt, Mnemonic.Ltr, Mnemonic.Sldt, Mnemonic.Str,
+  Mnemonic.Vmxon, Mnemonic.Vmxoff, Mnemonic.Vmclear, Mnemonic.Vmptrld, Mnemonic.Vmptrst, Mnemonic.Vmread,
+  Mnemonic.Vmwrite, Mnemonic.Vmlaunch, Mnemonic.Vmresume, Mnemonic.Vmcall,
+]);
+
+function catchSwitch(cpu: Cpu, op: Op): Op {
+  // Template ops (plain MOVs) never switch; keep them inlinable.
+  if ((op as TemplateOp).source !== undefined) return op;
+  return () => {
+    try {
+      op();
+    } catch (e) {
+      if (!(e instanceof ContextSwitch)) throw e;
+      cpu.switched = true;
+      cpu.switchRetired = e.retired;
+      cpu.abortBlock = true;
+    }
+  };
 }
 
 export function isImplemented(m: Mnemonic): boolean { return TABLE.has(m); }

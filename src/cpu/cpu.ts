@@ -63,6 +63,10 @@ export class Cpu {
   /** In a region that threw: the index of the block that threw, and the instructions retired before it. */
   regionBlock = 0;
   regionDone = 0;
+  /** A VM entry or exit switched to other code: RIP is already the new code's (see compile.ts). */
+  switched = false;
+  /** Whether the instruction that switched retired (VM entries) or not (VM exits). */
+  switchRetired = false;
   /** Set by a write that invalidated the block being executed. */
   abortBlock = false;
   /** Set by STI/MOV SS/POP SS: interrupts are inhibited for one instruction. */

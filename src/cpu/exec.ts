@@ -87,7 +87,10 @@ export class Executor {
             cpu.icount += done;
             if (cpu.abortBlock) {
               cpu.abortBlock = false;
-              if (done < len) cpu.rip = b.rips[done];
+              if (cpu.switched) {
+                const s = this.afterSwitch();
+                if (s) return s;
+              } else if (done < len) cpu.rip = b.rips[done];
             }
           } catch (e) {
             const k = cpu.faultIndex;
@@ -118,7 +121,12 @@ export class Executor {
           }
         }
         cpu.icount += i;
-        if (rf && i > 0) { cpu.rflags &= ~Fl.RF; cpu.interruptShadow = false; cpu.movSsShadow = false; }
+        if (rf && i > 0 && !this.pendingSwitch) { cpu.rflags &= ~Fl.RF; cpu.interruptShadow = false; cpu.movSsShadow = false; }
+        if (this.pendingSwitch) {
+          this.pendingSwitch = false;
+          const s = this.afterSwitch();
+          if (s) return s;
+        }
       } catch (e) {
         cpu.icount += i;
         const s = this.fault(e, b, i);
@@ -153,7 +161,10 @@ export class Executor {
     cpu.rip = b.la;
     try {
       cpu.icount += r.fn();
-      if (cpu.abortBlock) cpu.abortBlock = false;
+      if (cpu.abortBlock) {
+        cpu.abortBlock = false;
+        if (cpu.switched) return this.afterSwitch();
+      }
     } catch (e) {
       const blk = r.blocks[cpu.regionBlock];
       const k = cpu.faultIndex;
@@ -166,7 +177,25 @@ export class Executor {
   private abort(b: Block, i: number): void {
     // The instruction at i rewrote code in this block: continue at the next instruction.
     this.cpu.abortBlock = false;
+    if (this.cpu.switched) { this.pendingSwitch = true; return; }
     if (i + 1 < b.ops.length) this.cpu.rip = b.rips[i + 1];
+  }
+  private pendingSwitch = false;
+
+  /**
+   * After a VM entry or exit inside a block: the switching instruction was counted as retired;
+   * take it back for an exit, and deliver an event the entry injects.
+   */
+  private afterSwitch(): Stop | undefined {
+    const cpu = this.cpu;
+    cpu.switched = false;
+    if (!cpu.switchRetired) cpu.icount--;
+    const inject = cpu.vmx.pendingInjection;
+    if (inject !== undefined) {
+      cpu.vmx.pendingInjection = undefined;
+      return this.fault(inject, undefined, 0);
+    }
+    return undefined;
   }
 
   /** Handle something thrown while running instruction i of block b; a Stop ends the run. */

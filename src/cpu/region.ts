@@ -71,7 +71,7 @@ export function buildRegion(cpu: Cpu, entry: Block, peek: (la: number) => Block 
   const cases = blocks.map((blk, bi) => {
     const rips = b.bind(`RIPS_${bi}`, blk.rips);
     const body = blockSource(blk.ops, `b${bi}_`, b,
-      (k) => `{ cpu.rip = ${rips}[${k}]; return n + ${k}; }`);
+      (k) => `{ if (!cpu.switched) cpu.rip = ${rips}[${k}]; return n + ${k}; }`);
     return `case ${blk.la}: {\ncur = ${bi}; cpu.rip = ${blk.endRip};\n${body}\nn += ${blk.ops.length};\nbreak;\n}`;
   });
   const fname = `region_${BigInt.asUintN(64, BigInt(entry.la)).toString(16)}`;

@@ -24,6 +24,12 @@ export class Mmu {
   private readonly rAdd = new Float64Array(TLB_SIZE);
   private readonly wTag = new Float64Array(TLB_SIZE).fill(NaN);
   private readonly wAdd = new Float64Array(TLB_SIZE);
+  // Slots filled since the last flush, so a flush touches only those: VM entries and exits
+  // flush on every transition, and a guest between two exits touches a handful of pages.
+  private readonly rUsed = new Int32Array(TLB_SIZE);
+  private readonly wUsed = new Int32Array(TLB_SIZE);
+  private nrUsed = 0;
+  private nwUsed = 0;
   /** High dword of the last 64-bit read. */
   hi = 0;
   /** Bumped on every flush, so that users of translations (the block cache) know to drop them. */
@@ -37,8 +43,13 @@ export class Mmu {
   }
 
   flush(): void {
-    this.rTag.fill(NaN);
-    this.wTag.fill(NaN);
+    // More fills than slots (slots emptied and refilled by dropWritesTo): clear everything.
+    if (this.nrUsed > TLB_SIZE) this.rTag.fill(NaN);
+    else for (let k = 0; k < this.nrUsed; k++) this.rTag[this.rUsed[k]] = NaN;
+    if (this.nwUsed > TLB_SIZE) this.wTag.fill(NaN);
+    else for (let k = 0; k < this.nwUsed; k++) this.wTag[this.wUsed[k]] = NaN;
+    this.nrUsed = 0;
+    this.nwUsed = 0;
     this.epoch++;
     this.stats.flushes++;
   }
@@ -77,8 +88,12 @@ export class Mmu {
       const i = page & TLB_MASK;
       const delta = ppage * 4096 - page * 4096;
       if (access === Access.WRITE) {
-        if (this.mem.codePages[ppage] === 0) { this.wTag[i] = page; this.wAdd[i] = delta; }
+        if (this.mem.codePages[ppage] === 0) {
+          if (this.wTag[i] !== this.wTag[i]) { if (this.nwUsed < TLB_SIZE) this.wUsed[this.nwUsed] = i; this.nwUsed++; }
+          this.wTag[i] = page; this.wAdd[i] = delta;
+        }
       } else {
+        if (this.rTag[i] !== this.rTag[i]) { if (this.nrUsed < TLB_SIZE) this.rUsed[this.nrUsed] = i; this.nrUsed++; }
         this.rTag[i] = page; this.rAdd[i] = delta;
       }
     }

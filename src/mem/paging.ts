@@ -75,12 +75,12 @@ export function walk(mem: PhysicalMemory, regs: PagingRegs, la: number, access: 
   const lo = la >>> 0;
   const rsvdHi = HI_RSVD | (nxe ? 0 : 0x80000000);
   let table: number;
-  const idx: number[] = [];
-  const names: string[] = [];
+  // Levels from the top: 4 = PML4, 3 = PDPT, 2 = PD, 1 = PT. Scratch arrays, not allocations:
+  // walks are frequent (every TLB refill) and never nested.
+  let level: number;
   if ((efer & Efer.LMA) !== 0) {
     table = (Math.floor(regs.cr3 / TWO32) & 0xfffff) * TWO32 + ((regs.cr3 & 0xfffff000) >>> 0);
-    idx.push((hi >>> 7) & 511, ((hi & 0x7f) << 2) | (lo >>> 30));
-    names.push("PML4E", "PDPTE");
+    level = 4;
   } else {
     // PAE paging: the PDPTE comes from the 32-byte-aligned table at CR3.
     const pdpteAddr = ((regs.cr3 & 0xffffffe0) >>> 0) + (lo >>> 30) * 8;
@@ -89,33 +89,30 @@ export function walk(mem: PhysicalMemory, regs: PagingRegs, la: number, access: 
     if ((pl & Pte.P) === 0) fail(false, false, true);
     if ((pl & 0x1e6) !== 0 || (ph & HI_RSVD) !== 0) fail(true, true, true);
     table = (ph & 0xfffff) * TWO32 + ((pl & 0xfffff000) >>> 0);
+    level = 2;
   }
-  idx.push((lo >>> 21) & 511, (lo >>> 12) & 511);
-  names.push("PDE", "PTE");
-
-  let allRw = Pte.RW, allUs = Pte.US, anyNx = 0;
-  const addrs: number[] = [];
-  const los: number[] = [];
-  for (let level = 0; level < idx.length; level++) {
-    const ea = table + idx[level] * 8;
+  let allRw = Pte.RW, allUs = Pte.US, anyNx = 0, n = 0;
+  for (; level >= 1; level--) {
+    const index = level === 4 ? (hi >>> 7) & 511 : level === 3 ? ((hi & 0x7f) << 2) | (lo >>> 30)
+      : level === 2 ? (lo >>> 21) & 511 : (lo >>> 12) & 511;
+    const ea = table + index * 8;
     const el = mem.read32(ea), eh = mem.read32(ea + 4);
-    steps?.push([names[level], ea, (BigInt(eh >>> 0) << 32n) | BigInt(el >>> 0)]);
+    steps?.push([LEVEL_NAMES[level], ea, (BigInt(eh >>> 0) << 32n) | BigInt(el >>> 0)]);
     if ((el & Pte.P) === 0) fail(false, false, true);
     if ((eh & rsvdHi) !== 0) fail(true, true, true);
-    const remaining = idx.length - level; // 4: PML4, 3: PDPT, 2: PD, 1: PT
-    const leaf = remaining === 1 || (el & Pte.PS) !== 0;
+    const leaf = level === 1 || (el & Pte.PS) !== 0;
     if ((el & Pte.PS) !== 0) {
-      if (remaining === 4) fail(true, true, true);
-      if (remaining === 3 && (el & 0x3fffe000) !== 0) fail(true, true, true);
-      if (remaining === 2 && (el & 0x001fe000) !== 0) fail(true, true, true);
+      if (level === 4) fail(true, true, true);
+      if (level === 3 && (el & 0x3fffe000) !== 0) fail(true, true, true);
+      if (level === 2 && (el & 0x001fe000) !== 0) fail(true, true, true);
     }
     allRw &= el; allUs &= el; anyNx |= eh >>> 31;
-    addrs.push(ea); los.push(el);
+    WALK_ADDRS[n] = ea; WALK_LOS[n] = el; n++;
     const base = (eh & 0xfffff) * TWO32 + ((el & 0xfffff000) >>> 0);
     if (leaf) {
       checkPerm(allRw, allUs, nxe ? anyNx : 0, cr0, cr4, user, write, fetch, true, () => fail(true, false, true));
-      for (let i = 0; i < addrs.length; i++) setAccessed(mem, addrs[i], los[i], write && i === addrs.length - 1);
-      const size = remaining === 3 ? 1 << 30 : remaining === 2 ? 1 << 21 : 4096;
+      for (let i = 0; i < n; i++) setAccessed(mem, WALK_ADDRS[i], WALK_LOS[i], write && i === n - 1);
+      const size = level === 3 ? 1 << 30 : level === 2 ? 1 << 21 : 4096;
       const pageBase = size === 4096 ? base : base - (base % size);
       const off = size === 1 << 30 ? lo & 0x3fffffff : size === 1 << 21 ? lo & 0x1fffff : lo & 0xfff;
       return { pa: pageBase + off, pageSize: size, steps };
@@ -124,6 +121,10 @@ export function walk(mem: PhysicalMemory, regs: PagingRegs, la: number, access: 
   }
   throw new Error("unreachable: paging walk without a leaf");
 }
+
+const LEVEL_NAMES = ["", "PTE", "PDE", "PDPTE", "PML4E"];
+const WALK_ADDRS = new Float64Array(4);
+const WALK_LOS = new Int32Array(4);
 
 function checkPerm(rw: number, us: number, nx: number, cr0: number, cr4: number, user: boolean,
   write: boolean, fetch: boolean, _pae: boolean, fault: () => never): void {

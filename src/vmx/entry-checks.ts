@@ -38,6 +38,8 @@ export interface EntryCheckEnv {
    * VMLAUNCH/VMRESUME (26.2.4). Absent means true: the hypervisor runs in 64-bit mode.
    */
   hostIa32e?: boolean;
+  /** Optional fast path: the low 32 bits of a field without a BigInt (the checks run per VM entry). */
+  readU32?(encoding: number): number;
   /**
    * The current-VMCS pointer, for the rule that the VMCS link pointer must not equal it
    * (26.3.1.5). Absent: that one rule is not checked.
@@ -118,8 +120,8 @@ const hex = (v: bigint | number): string =>
   "0x" + (typeof v === "bigint" ? BigInt.asUintN(64, v) : v >>> 0).toString(16);
 
 const u64 = (env: EntryCheckEnv, f: number): bigint => BigInt.asUintN(64, env.read(f));
-const u32 = (env: EntryCheckEnv, f: number): number => Number(env.read(f) & 0xffffffffn);
-const u16 = (env: EntryCheckEnv, f: number): number => Number(env.read(f) & 0xffffn);
+const u32 = (env: EntryCheckEnv, f: number): number => env.readU32 ? env.readU32(f) : Number(env.read(f) & 0xffffffffn);
+const u16 = (env: EntryCheckEnv, f: number): number => u32(env, f) & 0xffff;
 
 /** Bits 63:N identical, N = the linear-address width. */
 function canonical(v: bigint): boolean {

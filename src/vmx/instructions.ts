@@ -14,7 +14,7 @@ import { VmInstructionError as E } from "./errors.js";
 import { fieldInfo, F } from "./fields.js";
 import { FeatureControl } from "./msr-index.js";
 import { ExitReason } from "./reasons.js";
-import { LaunchState } from "./vmcs.js";
+import { fieldIndex, LaunchState } from "./vmcs.js";
 import { ContextSwitch, INVALID_VMCS, type Vmx } from "./vmx.js";
 
 const ud = (): never => { throw new Fault(Vec.UD); };
@@ -180,30 +180,33 @@ function vmreadWrite(write: boolean): Compiler {
     return () => {
       const vmx = common(cpu, reason, c, info >>> 0, disp);
       if (!vmx.currentValid) { vmx.failInvalid(); return; }
-      const enc = wide ? (BigInt(hi[encReg.idx] >>> 0) << 32n) | BigInt(lo[encReg.idx] >>> 0) : BigInt(lo[encReg.idx] >>> 0);
-      const fi = fieldInfo(enc);
+      // Bits 63:32 of the encoding operand must be 0 (else error 12); no BigInt on this path.
+      const fi = wide && hi[encReg.idx] !== 0 ? undefined : fieldInfo(lo[encReg.idx] >>> 0);
       if (!fi) { vmx.failValid(E.UNSUPPORTED_VMCS_COMPONENT); return; }
       const v = vmx.vmcs;
-      const full = v.read(fi.field.encoding);
+      const i = fieldIndex(fi.field.encoding);
+      const w = fi.field.width;
       if (!write) {
-        let val = fi.high ? full >> 32n : full;
-        if (!wide) val &= 0xffffffffn;
-        const l = Number(val & 0xffffffffn) | 0, h = Number(val >> 32n) | 0;
-        if (rmReg) { lo[rmReg.idx] = l; hi[rmReg.idx] = wide ? h : 0; }
+        let l: number, h: number;
+        if (fi.high) { l = v.hi[i]; h = 0; } else { l = v.lo[i]; h = v.hi[i]; }
+        if (!wide) h = 0;
+        if (rmReg) { lo[rmReg.idx] = l; hi[rmReg.idx] = h; }
         else if (wide) mmu.wr64(ea!(), l, h);
         else mmu.wr32(ea!(), l);
         vmx.succeed();
         return;
       }
-      let val: bigint;
-      if (rmReg) val = wide ? (BigInt(hi[rmReg.idx] >>> 0) << 32n) | BigInt(lo[rmReg.idx] >>> 0) : BigInt(lo[rmReg.idx] >>> 0);
-      else if (wide) { const l = mmu.rd64(ea!()); val = (BigInt(mmu.hi >>> 0) << 32n) | BigInt(l >>> 0); }
-      else val = BigInt(mmu.rd32(ea!()) >>> 0);
+      let l: number, h: number;
+      if (rmReg) { l = lo[rmReg.idx]; h = wide ? hi[rmReg.idx] : 0; }
+      else if (wide) { l = mmu.rd64(ea!()); h = mmu.hi; }
+      else { l = mmu.rd32(ea!()); h = 0; }
       // Exit-information fields are read-only unless IA32_VMX_MISC[29] (not set in this model).
       if (fi.field.group === "exit-info") { vmx.failValid(E.VMWRITE_READ_ONLY_COMPONENT); return; }
-      if (fi.high) val = (full & 0xffffffffn) | ((val & 0xffffffffn) << 32n);
-      else if (fi.field.width === 64 && !wide) val = (full & 0xffffffff00000000n) | (val & 0xffffffffn);
-      v.write(fi.field.encoding, val);
+      if (fi.high) { v.hi[i] = l; }
+      else if (w === 16) { v.lo[i] = l & 0xffff; v.hi[i] = 0; }
+      else if (w === 32) { v.lo[i] = l; v.hi[i] = 0; }
+      else if (w === 64 && !wide) { v.lo[i] = l; }
+      else { v.lo[i] = l; v.hi[i] = h; }
       vmx.succeed();
     };
   };
@@ -219,7 +222,7 @@ function launchResume(launch: boolean): Compiler {
       if (launch && vmx.vmcs.launch !== LaunchState.CLEAR) { vmx.failValid(E.VMLAUNCH_NONCLEAR_VMCS); return; }
       if (!launch && vmx.vmcs.launch !== LaunchState.LAUNCHED) { vmx.failValid(E.VMRESUME_NONLAUNCHED_VMCS); return; }
       cpu.rip = c.next; // where a failed entry continues
-      if (vmx.enter(launch)) throw new ContextSwitch("entry", true);
+      if (vmx.enter(launch)) vmx.switchTo(true);
     };
   };
 }
@@ -228,7 +231,7 @@ const vmcall: Compiler = (c) => {
   const cpu = c.cpu;
   return () => {
     const vmx = cpu.vmx;
-    if (vmx.nonRoot) vmx.exit(ExitReason.VMCALL, { instructionLength: c.next - c.rip, rip: c.rip });
+    if (vmx.nonRoot) { vmx.exitInPlace(ExitReason.VMCALL, { instructionLength: c.next - c.rip, rip: c.rip }); return; }
     if (!vmx.on) ud();
     modeCheck(cpu);
     if (cpu.cpl > 0) gp0();

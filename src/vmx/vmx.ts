@@ -88,6 +88,7 @@ export class Vmx {
       read: (e: number) => v.read(e), caps: this.caps, physBits: cpu.cpuid.physBits,
       readPhys32: (pa: number) => cpu.mem.read32(pa), vmcsRevision: this.revision,
       hostIa32e: (cpu.efer & Efer.LMA) !== 0, currentVmcsPointer: BigInt(this.current),
+      readU32: (e: number) => v.u32(e),
     };
     const control = checkControls(env);
     if (control) { this.logFailure(control); this.failValid(VmInstructionError.ENTRY_INVALID_CONTROL_FIELDS); return false; }
@@ -200,8 +201,30 @@ export class Vmx {
   vectoring: Fault | undefined;
 
   // ---- VM exit ----
-  /** Leave non-root operation with `reason` (SDM 27). */
+  /** Leave non-root operation with `reason` (SDM 27), and end the running code with ContextSwitch. */
   exit(reason: number, info: ExitInfo = {}): never {
+    this.exitInPlace(reason, info);
+    throw new ContextSwitch("exit", false);
+  }
+
+  /**
+   * The VM exit without unwinding: the caller returns at once. The executor sees cpu.switched
+   * (RIP already points at the host) — cheaper than a throw on the hot exits.
+   */
+  exitInPlace(reason: number, info: ExitInfo = {}): void {
+    this.switchTo(false);
+    this.performExit(reason, info);
+  }
+
+  /** Flag a switch to other code for the executor (see compile.ts). */
+  switchTo(retired: boolean): void {
+    const cpu = this.cpu;
+    cpu.switched = true;
+    cpu.switchRetired = retired;
+    cpu.abortBlock = true;
+  }
+
+  private performExit(reason: number, info: ExitInfo): void {
     const v = this.vmcs;
     const cpu = this.cpu;
     v.setU32(F.EXIT_REASON, reason);
@@ -232,7 +255,6 @@ export class Vmx {
     this.loadHostState();
     const fail = this.loadMsrList(F.VM_EXIT_MSR_LOAD_ADDRESS, F.VM_EXIT_MSR_LOAD_COUNT);
     if (fail > 0) this.abort(VmxAbort.MSR_LOAD, `VM-exit MSR-load entry ${fail} failed`);
-    throw new ContextSwitch("exit", false);
   }
 
   private saveGuestState(): void {

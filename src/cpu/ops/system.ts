@@ -167,7 +167,7 @@ const rdmsr: Compiler = (c) => {
   const len = c.next - c.rip;
   return () => {
     requireCpl0(cpu);
-    if (cpu.vmx.nonRoot && cpu.vmx.msrExits(lo[1] >>> 0, false)) cpu.vmx.exit(ExitReason.RDMSR, { instructionLength: len, rip: c.rip });
+    if (cpu.vmx.nonRoot && cpu.vmx.msrExits(lo[1] >>> 0, false)) { cpu.vmx.exitInPlace(ExitReason.RDMSR, { instructionLength: len, rip: c.rip }); return; }
     const v = cpu.msr.read(lo[1] >>> 0);
     lo[0] = Number(v & 0xffffffffn) | 0; hi[0] = 0;
     lo[2] = Number(v >> 32n) | 0; hi[2] = 0;
@@ -178,7 +178,7 @@ const wrmsr: Compiler = (c) => {
   const len = c.next - c.rip;
   return () => {
     requireCpl0(cpu);
-    if (cpu.vmx.nonRoot && cpu.vmx.msrExits(lo[1] >>> 0, true)) cpu.vmx.exit(ExitReason.WRMSR, { instructionLength: len, rip: c.rip });
+    if (cpu.vmx.nonRoot && cpu.vmx.msrExits(lo[1] >>> 0, true)) { cpu.vmx.exitInPlace(ExitReason.WRMSR, { instructionLength: len, rip: c.rip }); return; }
     cpu.msr.write(lo[1] >>> 0, (BigInt(lo[2] >>> 0) << 32n) | BigInt(lo[0] >>> 0));
   };
 };
@@ -186,7 +186,7 @@ const cpuid: Compiler = (c) => {
   const { cpu, lo, hi } = c;
   const len = c.next - c.rip;
   return () => {
-    if (cpu.vmx.nonRoot) cpu.vmx.exit(ExitReason.CPUID, { instructionLength: len, rip: c.rip });
+    if (cpu.vmx.nonRoot) { cpu.vmx.exitInPlace(ExitReason.CPUID, { instructionLength: len, rip: c.rip }); return; }
     const r = cpu.cpuid.query(lo[0] >>> 0, lo[1] >>> 0);
     lo[0] = r[0]; lo[3] = r[1]; lo[1] = r[2]; lo[2] = r[3];
     hi[0] = hi[3] = hi[1] = hi[2] = 0;
@@ -376,7 +376,8 @@ const inOp: Compiler = (c) => {
     ioAllowed(cpu);
     const port = fixed >= 0 ? fixed : lo[2] & 0xffff;
     if (cpu.vmx.nonRoot && cpu.vmx.ioExits(port, size)) {
-      cpu.vmx.exit(ExitReason.IO_INSTRUCTION, { qualification: encodeIo({ size, direction: "in", port, immediate: fixed >= 0 }), instructionLength: len, rip: c.rip });
+      cpu.vmx.exitInPlace(ExitReason.IO_INSTRUCTION, { qualification: encodeIo({ size, direction: "in", port, immediate: fixed >= 0 }), instructionLength: len, rip: c.rip });
+      return;
     }
     const v = cpu.io.in(port, size);
     if (size === 4) { lo[0] = v; hi[0] = 0; }
@@ -396,7 +397,8 @@ const outOp: Compiler = (c) => {
     ioAllowed(cpu);
     const port = fixed >= 0 ? fixed : lo[2] & 0xffff;
     if (cpu.vmx.nonRoot && cpu.vmx.ioExits(port, size)) {
-      cpu.vmx.exit(ExitReason.IO_INSTRUCTION, { qualification: encodeIo({ size, direction: "out", port, immediate: fixed >= 0 }), instructionLength: len, rip: c.rip });
+      cpu.vmx.exitInPlace(ExitReason.IO_INSTRUCTION, { qualification: encodeIo({ size, direction: "out", port, immediate: fixed >= 0 }), instructionLength: len, rip: c.rip });
+      return;
     }
     cpu.io.out(port, size, (lo[0] & mask) >>> 0);
   };
@@ -408,7 +410,7 @@ const hlt: Compiler = (c) => {
   const len = c.next - c.rip;
   return () => {
     requireCpl0(cpu);
-    if (cpu.vmx.nonRoot && cpu.vmx.procCtl(ProcCtl.HLT_EXITING)) cpu.vmx.exit(ExitReason.HLT, { instructionLength: len, rip: c.rip });
+    if (cpu.vmx.nonRoot && cpu.vmx.procCtl(ProcCtl.HLT_EXITING)) { cpu.vmx.exitInPlace(ExitReason.HLT, { instructionLength: len, rip: c.rip }); return; }
     const where = `0x${cpu.ripU64().toString(16)}`;
     if (cpu.rflags & Fl.IF) throw new Stop("halt", `guest halted at RIP ${where} with interrupts enabled and no interrupt source`);
     throw new Stop("halt", `guest halted at RIP ${where}`);
