@@ -203,7 +203,7 @@ export class Vmx {
   // ---- VM exit ----
   /** Leave non-root operation with `reason` (SDM 27), and end the running code with ContextSwitch. */
   exit(reason: number, info: ExitInfo = {}): never {
-    this.exitInPlace(reason, info);
+    this.performExit(reason, info);
     throw new ContextSwitch("exit", false);
   }
 
