@@ -51,7 +51,7 @@ function deliver(cpu: Cpu, f: Fault, ext: boolean): void {
   const vector = f.vector;
   // In VMX non-root operation the exception bitmap may turn an exception into a VM exit
   // (SDM 25.2); INT n is not an exception and never consults it.
-  if (cpu.vmx.nonRoot && vector < 32 && !(f.soft && vector !== Vec.BP && vector !== Vec.OF)) {
+  if (cpu.vmx.nonRoot && !f.injected && !f.intN && vector < 32) {
     const errorCode = f.errorCode >= 0 ? f.errorCode : (hasErrorCode(vector) && !f.soft ? 0 : -1);
     if (cpu.vmx.exceptionExits(vector, errorCode)) {
       const type = f.soft ? 6 : 3; // software exception (INT3, INTO) or hardware exception
@@ -61,6 +61,7 @@ function deliver(cpu: Cpu, f: Fault, ext: boolean): void {
         interruptionError: errorCode >= 0 ? errorCode : 0,
         qualification: vector === Vec.PF ? BigInt.asUintN(64, BigInt(f.address)) : 0,
         instructionLength: f.soft ? len : 0,
+        rf: Number.isNaN(f.returnRip) && !f.soft && vector !== Vec.DB && vector !== Vec.DF && vector !== Vec.MC,
       });
     }
   }
@@ -103,7 +104,7 @@ function deliver(cpu: Cpu, f: Fault, ext: boolean): void {
   const interruptGate = type === GateType.INT32 || type === GateType.INT16;
   // Faults push RF=1 so that IRET back to the instruction does not re-trigger an instruction
   // breakpoint (SDM Vol. 3, 18.3.1.1); traps, INT n and #DB/#DF/#MC do not.
-  const fault = Number.isNaN(f.returnRip) && !f.soft && vector !== Vec.DB && vector !== Vec.DF && vector !== Vec.MC;
+  const fault = Number.isNaN(f.returnRip) && !f.soft && !f.injected && vector !== Vec.DB && vector !== Vec.DF && vector !== Vec.MC;
   const flags = cpu.getRflags() | (fault ? Fl.RF : 0);
   const oldCs = cpu.segSel[Seg.CS], oldSs = cpu.segSel[Seg.SS];
   const oldRsp = cpu.reg(4);

@@ -32,6 +32,10 @@ export class Fault {
     /** INT n, INT3, INTO: gate DPL is checked and no error code is pushed. */
     readonly soft: boolean = false,
   ) {}
+  /** Injected by VM entry: it never exits through the exception bitmap and keeps RF (SDM 26.6.1). */
+  injected = false;
+  /** Raised by INT n (CD nn): a software interrupt, never an exception (SDM 25.2), even for n = 3. */
+  intN = false;
   get hasError(): boolean { return this.errorCode >= 0; }
   toString(): string {
     const n = VECTOR_NAMES[this.vector] ?? `vector ${this.vector}`;

@@ -1,7 +1,7 @@
 // The VMX instructions (SDM Vol. 3, chapter 31 and Vol. 2 "VMX instruction reference"):
 // VMXON VMXOFF VMCLEAR VMPTRLD VMPTRST VMREAD VMWRITE VMLAUNCH VMRESUME VMCALL, and INVEPT,
 // INVVPID and VMFUNC, which this model does not support (#UD, as on a part without EPT/VPID).
-import { Mnemonic, OpKind, Register } from "iced-x86";
+import { Mnemonic, OpKind } from "iced-x86";
 import type { Compiler, Ctx } from "../cpu/context.js";
 import { Cr0, Cr4, Efer } from "../cpu/control-regs.js";
 import type { Cpu } from "../cpu/cpu.js";
@@ -47,7 +47,9 @@ export function memInfo(c: Ctx): { info: number; disp: number } {
   let info = scale | ((bits === 16 ? 0 : bits === 32 ? 1 : 2) << 7) | ((segIndex(ins.memorySegment) & 7) << 15);
   info |= idx ? idx.idx << 18 : 1 << 22;
   info |= base ? base.idx << 23 : 1 << 27;
-  const disp = Number(BigInt.asIntN(64, ins.memoryBase === Register.RIP ? 0n : ins.memoryDisplacement));
+  // iced gives a RIP-relative operand's displacement as the absolute address (next RIP +
+  // displacement), which is what the exit qualification holds for it (SDM 28.2.1).
+  const disp = Number(BigInt.asIntN(64, ins.memoryDisplacement));
   return { info: info >>> 0, disp };
 }
 

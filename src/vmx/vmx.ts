@@ -29,6 +29,8 @@ export class ContextSwitch {
 export interface ExitInfo {
   /** Guest RIP to save: the exiting instruction. Defaults to cpu.rip (exceptions set it). */
   rip?: number;
+  /** Save RFLAGS.RF = 1: an exit for a fault-class exception saves what its frame would hold (SDM 28.3.3). */
+  rf?: boolean;
   qualification?: number | bigint;
   instructionLength?: number;
   instructionInfo?: number;
@@ -131,6 +133,9 @@ export class Vmx {
     v.setNum(F.EXIT_QUALIFICATION, qualification);
     this.stats.exits++;
     this.loadHostState();
+    // SDM 26.8: the VM-exit MSR-load area is processed too.
+    const fail = this.loadMsrList(F.VM_EXIT_MSR_LOAD_ADDRESS, F.VM_EXIT_MSR_LOAD_COUNT);
+    if (fail > 0) this.abort(VmxAbort.MSR_LOAD, `VM-exit MSR-load entry ${fail} failed`);
   }
 
   private loadGuestState(): void {
@@ -193,6 +198,7 @@ export class Vmx {
     const soft = type === 4 || type === 6 || type === 5;
     const ret = soft ? this.cpu.rip + len : NaN;
     this.pendingInjection = new Fault(vector, error, 0, ret, type === 4 || type === 6);
+    this.pendingInjection.injected = true;
     // Bit 31 of the field is cleared by the VM exit that follows (SDM 27.2.5), not here.
   }
   /** An event to deliver before the guest's first instruction (the executor delivers it). */
@@ -238,7 +244,7 @@ export class Vmx {
     this.vectoring = undefined;
     if (vec !== undefined) {
       // The exit happened while delivering `vec` through the guest IDT (SDM 27.2.4).
-      const type = vec.soft ? (vec.vector === Vec.BP || vec.vector === Vec.OF ? 6 : 4) : 3;
+      const type = vec.intN ? 4 : vec.soft ? 6 : 3;
       const err = vec.errorCode >= 0 && !vec.soft;
       v.setU32(F.IDT_VECTORING_INFO, (0x80000000 | (type << 8) | vec.vector | (err ? 0x800 : 0)) >>> 0);
       v.setU32(F.IDT_VECTORING_ERROR_CODE, err ? vec.errorCode : 0);
@@ -247,7 +253,7 @@ export class Vmx {
     }
     v.setU32(F.VM_ENTRY_INTERRUPTION_INFO, v.u32(F.VM_ENTRY_INTERRUPTION_INFO) & 0x7fffffff);
     if (info.rip !== undefined) cpu.rip = info.rip;
-    this.saveGuestState();
+    this.saveGuestState(info.rf === true);
     this.storeMsrList();
     this.stats.exits++;
     this.stats.exitsByReason.set(reason, (this.stats.exitsByReason.get(reason) ?? 0) + 1);
@@ -257,7 +263,7 @@ export class Vmx {
     if (fail > 0) this.abort(VmxAbort.MSR_LOAD, `VM-exit MSR-load entry ${fail} failed`);
   }
 
-  private saveGuestState(): void {
+  private saveGuestState(rf: boolean): void {
     const cpu = this.cpu;
     const v = this.vmcs;
     v.setU32(F.GUEST_CR0, cpu.cr0);
@@ -265,7 +271,7 @@ export class Vmx {
     v.setU32(F.GUEST_CR4, cpu.cr4);
     v.setNum(F.GUEST_RSP, cpu.reg(4));
     v.setNum(F.GUEST_RIP, cpu.rip);
-    v.setU32(F.GUEST_RFLAGS, cpu.getRflags() & ~Fl.RF);
+    v.setU32(F.GUEST_RFLAGS, (cpu.getRflags() & ~Fl.RF) | (rf ? Fl.RF : 0));
     for (let s = 0; s < 6; s++) {
       v.setU32(SEL(s), cpu.segSel[s]);
       v.setNum(BASE(s), cpu.segBase[s]);
@@ -354,8 +360,11 @@ export class Vmx {
     const mem = this.cpu.mem;
     for (let i = 0; i < count; i++) {
       const e = base + i * 16;
-      let value = 0n;
-      try { value = this.cpu.msr.read(mem.read32(e) >>> 0); } catch { /* a VMX abort in hardware */ }
+      const index = mem.read32(e) >>> 0;
+      let value: bigint;
+      // Bits 63:32 set, the x2APIC range, or an MSR RDMSR cannot read: VMX abort (SDM 28.4).
+      if (mem.read32(e + 4) !== 0 || (index >>> 8) === 0x8) this.abort(VmxAbort.GUEST_MSR_STORE, `VM-exit MSR-store entry ${i + 1} is invalid`);
+      try { value = this.cpu.msr.read(index); } catch { return this.abort(VmxAbort.GUEST_MSR_STORE, `VM-exit MSR-store entry ${i + 1}: MSR 0x${index.toString(16)} cannot be read`); }
       mem.write32(e + 8, Number(value & 0xffffffffn) | 0);
       mem.write32(e + 12, Number(value >> 32n) | 0);
     }

@@ -119,7 +119,7 @@ describe("event injection (SDM 26.6, VM-entry interruption information Table 25-
 
   // BUG (src/cpu/exceptions.ts, deliver): the RF of a fault is set in the pushed RFLAGS for
   // injected hardware exceptions too.
-  it.fails("the pushed RFLAGS is the guest RFLAGS: RF is not set for an injected fault (SDM 26.6.1.1)", () => {
+  it("the pushed RFLAGS is the guest RFLAGS: RF is not set for an injected fault (SDM 26.6.1.1)", () => {
     const r = launch([HLT], inject(GP_INFO, 0x10));
     expectHltAt(r, stub(13));
     expect(q(r, Number(vmcs(r, F.GUEST_RSP)) + 24)).toBe(2n);
@@ -143,7 +143,7 @@ describe("event injection (SDM 26.6, VM-entry interruption information Table 25-
 
   // BUG (src/cpu/exceptions.ts, deliver, with src/vmx/vmx.ts injectEvent): the injected event goes
   // through raise()/deliver(), which consults the exception bitmap, so it exits with reason 0.
-  it.fails("an injected exception never causes a VM exit directly, even with its exception-bitmap bit set (SDM 26.6.1.2)", () => {
+  it("an injected exception never causes a VM exit directly, even with its exception-bitmap bit set (SDM 26.6.1.2)", () => {
     const r = launch([HLT], (w) => { inject(GP_INFO, 0x10)(w); w(F.EXCEPTION_BITMAP, 1 << 13); });
     expectHltAt(r, stub(13));
   });
@@ -224,7 +224,7 @@ describe("guest-state saving (SDM 28.3) and host-state loading (28.5)", () => {
 
   // BUG (src/vmx/vmx.ts, saveGuestState): RF is always cleared; for an exception exit it should be
   // the RF the delivered RFLAGS image would have had (1 for a fault such as #UD).
-  it.fails("an exit for a fault in the exception bitmap saves RFLAGS.RF = 1, as the IDT frame would have (SDM 28.3.3)", () => {
+  it("an exit for a fault in the exception bitmap saves RFLAGS.RF = 1, as the IDT frame would have (SDM 28.3.3)", () => {
     const r = launch([0x0f, 0x0b, HLT], (w) => w(F.EXCEPTION_BITMAP, 1 << 6));
     expectExit(r, { reason: 0 });
     expect(vmcs(r, F.GUEST_RFLAGS)).toBe(0x10002n);
@@ -354,7 +354,7 @@ describe("VM-entry MSR-load, VM-exit MSR-store and MSR-load areas (SDM 26.4, 28.
 
   // BUG (src/vmx/vmx.ts, storeMsrList): an MSR RDMSR cannot read is stored as 0 instead of
   // causing a VMX abort; the x2APIC range and reserved bits are not checked either.
-  it.fails("a failing VM-exit MSR-store entry (MSR 0x12345) is a VMX abort with indicator 1 (SDM 28.4)", () => {
+  it("a failing VM-exit MSR-store entry (MSR 0x12345) is a VMX abort with indicator 1 (SDM 28.4)", () => {
     const r = launch([HLT], (w) => { w(F.VM_EXIT_MSR_STORE_ADDRESS, EXIT_STORE); w(F.VM_EXIT_MSR_STORE_COUNT, 1); },
       { prepare: (cpu) => msrEntry(cpu, EXIT_STORE, 0, 0x12345) });
     expect(r.stop.reason).toBe("triple-fault");
@@ -377,7 +377,7 @@ describe("VM-entry MSR-load, VM-exit MSR-store and MSR-load areas (SDM 26.4, 28.
   });
 
   // BUG (src/vmx/vmx.ts, entryFailure): loads the host state but not the VM-exit MSR-load area.
-  it.fails("a VM-entry failure loads the VM-exit MSR-load area like a VM exit (SDM 26.8 step 4)", () => {
+  it("a VM-entry failure loads the VM-exit MSR-load area like a VM exit (SDM 26.8 step 4)", () => {
     const r = launch([HLT], (w) => {
       w(F.GUEST_RFLAGS, 0);
       w(F.VM_EXIT_MSR_LOAD_ADDRESS, EXIT_LOAD); w(F.VM_EXIT_MSR_LOAD_COUNT, 1);

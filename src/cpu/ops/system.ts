@@ -168,7 +168,11 @@ const rdmsr: Compiler = (c) => {
   return () => {
     requireCpl0(cpu);
     if (cpu.vmx.nonRoot && cpu.vmx.msrExits(lo[1] >>> 0, false)) { cpu.vmx.exitInPlace(ExitReason.RDMSR, { instructionLength: len, rip: c.rip }); return; }
-    const v = cpu.msr.read(lo[1] >>> 0);
+    let v = cpu.msr.read(lo[1] >>> 0);
+    // TSC offsetting applies to RDMSR of IA32_TIME_STAMP_COUNTER as to RDTSC (SDM 25.3).
+    if (cpu.vmx.nonRoot && (lo[1] >>> 0) === 0x10 && cpu.vmx.procCtl(ProcCtl.USE_TSC_OFFSETTING)) {
+      v = BigInt.asUintN(64, v + cpu.vmx.vmcs.read(F.TSC_OFFSET));
+    }
     lo[0] = Number(v & 0xffffffffn) | 0; hi[0] = 0;
     lo[2] = Number(v >> 32n) | 0; hi[2] = 0;
   };
@@ -431,7 +435,7 @@ function ifChange(set: boolean): Compiler {
 const intN: Compiler = (c) => {
   const vec = Number(c.ins.immediate(0)) & 0xff;
   const next = c.next;
-  return () => { throw new Fault(vec, -1, 0, next, true); };
+  return () => { const f = new Fault(vec, -1, 0, next, true); f.intN = true; throw f; };
 };
 const int3: Compiler = (c) => {
   const next = c.next;
