@@ -520,6 +520,55 @@ const clts: Compiler = (c) => {
     cpu.cr0 &= ~Cr0.TS;
   };
 };
+/**
+ * LMSW: loads CR0 bits 3:0 (MP, EM, TS and PE, which it can set but not clear). In non-root
+ * operation it exits when it would change a host-owned bit against the read shadow (SDM 25.1.3).
+ */
+const lmsw: Compiler = (c) => {
+  const cpu = c.cpu, len = c.next - c.rip;
+  const isMem = c.ins.op0Kind === OpKind.Memory;
+  const get = operandValue(c, 0);
+  const ea = isMem ? effectiveAddress(c) : undefined;
+  const reg = isMem ? 0 : gpr(c.ins.op0Register)!.idx;
+  return () => {
+    requireCpl0(cpu);
+    const src = get() & 0xf;
+    const vmx = cpu.vmx;
+    let owned = 0;
+    if (vmx.nonRoot) {
+      const mask = vmx.cr0Mask & 0xf, shadow = vmx.cr0Shadow & 0xf;
+      const exits = ((mask & 1) && !(shadow & 1) && (src & 1)) || ((src ^ shadow) & mask & 0xe) !== 0;
+      if (exits) {
+        vmx.exit(ExitReason.CR_ACCESS, {
+          qualification: encodeCrAccess({ cr: 0, accessType: "lmsw", lmswMemory: isMem, gpr: reg, lmswData: get() & 0xffff }),
+          instructionLength: len, rip: c.rip, guestLinear: ea ? ea() : 0,
+        });
+      }
+      owned = mask;
+    }
+    const free = ~owned & 0xf;
+    let v = cpu.cr0 & ~(free & 0xe);
+    v |= src & free & 0xe;
+    if ((free & 1) && (src & 1)) v |= Cr0.PE;
+    writeCr(cpu, 0, v | 0, 0);
+  };
+};
+
+/** SMSW: CR0 bits 15:0 (a 32/64-bit register gets the whole CR0); masked bits read as the shadow. */
+const smsw: Compiler = (c) => {
+  const { cpu, lo, hi } = c;
+  const isReg = c.ins.op0Kind === OpKind.Register;
+  const g = isReg ? gpr(c.ins.op0Register)! : undefined;
+  const ea = isReg ? undefined : effectiveAddress(c);
+  return () => {
+    let v = cpu.cr0 >>> 0;
+    if (cpu.vmx.nonRoot) v = cpu.vmx.readShadowed(0, v);
+    if (!g) { c.mmu.wr16(ea!(), v & 0xffff); return; }
+    if (g.size === 2) lo[g.idx] = (lo[g.idx] & ~0xffff) | (v & 0xffff);
+    else { lo[g.idx] = v | 0; hi[g.idx] = 0; }
+  };
+};
+
 const wbinvd: Compiler = (c) => {
   const cpu = c.cpu, len = c.next - c.rip;
   return () => {
@@ -554,6 +603,7 @@ export const SYSTEM: Array<[Mnemonic, Compiler]> = [
   [Mnemonic.Int, intN], [Mnemonic.Int3, int3], [Mnemonic.Int1, int1], [Mnemonic.Into, into],
   [Mnemonic.Ud2, () => ud2], [Mnemonic.Iret, iret(2)], [Mnemonic.Iretd, iret(4)], [Mnemonic.Iretq, iret(8)],
   [Mnemonic.Clts, clts], [Mnemonic.Wbinvd, wbinvd], [Mnemonic.Invd, invd], [Mnemonic.Pause, pause],
+  [Mnemonic.Lmsw, lmsw], [Mnemonic.Smsw, smsw],
 ];
 
 /** MOV to/from CRn is a Mov mnemonic in iced; mov.ts hands those forms here. */
