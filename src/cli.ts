@@ -30,7 +30,7 @@ exit status:
   0    the guest halted (HLT with nothing to wake it)
   1,3,5,...  the guest wrote v to isa-debug-exit (port 0xF4): (v << 1) | 1, as QEMU
   2    bad command line or a file that cannot be loaded
-  4    triple fault
+  4    triple fault or VMX abort
   6    --max-insns reached
   8    internal error (an emulator bug; the report names RIP, bytes and disassembly)
 `;
