@@ -4,6 +4,7 @@
 // This keeps the hot ops free of operand switches and of calls through accessor closures.
 import { OpKind, Register } from "iced-x86";
 import type { Ctx, Op } from "./context.js";
+import type { Cpu } from "./cpu.js";
 import { addressBits, gpr, immediate, operandSize, segIndex } from "./operands.js";
 import { Seg } from "./regs.js";
 import { Fault, Vec } from "./fault.js";
@@ -148,6 +149,20 @@ export const RUNTIME = {
   gp0: (): Fault => new Fault(Vec.GP, 0),
   ss0: (): Fault => new Fault(Vec.SS, 0),
   de: (): Fault => new Fault(Vec.DE),
+  /**
+   * A REP string instruction ran REP_BUDGET iterations: stop here and run it again from `rip`
+   * (its registers are already up to date), so that limits, stepping and the run loop get a say.
+   * The part done counts as one retired instruction.
+   */
+  restart: (cpu: Cpu, rip: number): void => {
+    cpu.rip = rip;
+    cpu.switched = true;
+    cpu.switchRetired = true;
+    cpu.abortBlock = true;
+  },
 };
+
+/** Iterations a REP string instruction runs before it yields and restarts itself. */
+export const REP_BUDGET = 65536;
 const FACTORIES = new Map<string, Factory>();
 export function templateCount(): number { return FACTORIES.size; }

@@ -42,7 +42,8 @@ export function blockSource(ops: Op[], tag: string, b: Bindings, onAbort: (k: nu
       // Rename this instruction's parameters apart from the others': R0 -> R0_<tag>_k.
       body = src.body.replace(PARAM, (_m, p: string, d: string) => `${p}${d}_${tag}${k}`);
       src.names.forEach((nm, i) => b.bind(`${nm}_${tag}${k}`, src.values[i]));
-      writes = body.includes("mmu.wr");
+      // Writes may rewrite cached code; a REP that yields (rt.restart) ends the block too.
+      writes = body.includes("mmu.wr") || body.includes("rt.restart");
     } else {
       body = `${b.bind(`OP_${tag}${k}`, op)}();`;
       writes = true;

@@ -538,3 +538,23 @@ describe("decoding", () => {
       "Movsw", "Scasb", "Scasd", "Scasq", "Scasw", "Stosb", "Stosd", "Stosq", "Stosw"]);
   });
 });
+
+describe("REP budget", () => {
+  it("a huge REP STOSB over unbacked memory yields and --max-insns can stop it mid-way", () => {
+    // rep stosb (64-bit addressing, DF=0): RDI in unbacked memory (the harness has 16 MiB of RAM)
+    const r = runCode({ code: [0xf3, 0xaa], regs: { rdi: 0x40000000n, rcx: 0x10000000n }, maxInsns: 3 });
+    expect(r.stop.reason).toBe("max-insns");
+    expect(r.reg("rip")).toBe(0x100000n); // still at the REP, which restarts where it stopped
+    const done = 0x10000000n - r.reg("rcx");
+    expect(done).toBe(3n * 64n * 4096n);
+    expect(r.reg("rdi")).toBe(0x40000000n + done);
+  });
+
+  it("a generic REP (LODSB, which has no fast path) yields every 65536 iterations and still completes", () => {
+    // rep lodsb over 200000 bytes of RAM
+    const r = runCode({ code: [0xf3, 0xac], regs: { rsi: 0x200000n, rcx: 200000n } });
+    expect(r.stop.reason, r.stop.message).toBe("halt");
+    expect(r.reg("rcx")).toBe(0n);
+    expect(r.reg("rsi")).toBe(0x200000n + 200000n);
+  });
+});

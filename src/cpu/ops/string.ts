@@ -6,7 +6,10 @@
 // every iteration, so a fault in the middle leaves them at the faulting iteration (restartable).
 import { Mnemonic, OpKind } from "iced-x86";
 import type { Compiler, Ctx, Op } from "../context.js";
-import { Template } from "../codegen.js";
+import { REP_BUDGET, RUNTIME, Template } from "../codegen.js";
+
+/** Page-sized steps a REP STOS/MOVS fast path takes before it restarts (see RUNTIME.restart). */
+const PAGE_BUDGET = 64;
 import { Lf } from "../flags.js";
 import { SIZE_INDEX, segIndex } from "../operands.js";
 import { Seg } from "../regs.js";
@@ -126,7 +129,8 @@ function source(c: Ctx, kind: Kind, size: Size, bits: 16 | 32 | 64, srcSeg: numb
   }
   const zero = size === 8 ? "(r | rh) === 0" : "r === 0";
   const stop = rep === "repe" ? `if (!(${zero})) break;` : rep === "repne" ? `if (${zero}) break;` : "";
-  lines.push(`while (${countNonZero}) {`, ...el, decCount, stop, `}`);
+  lines.push(`let it = 0;`, `while (${countNonZero}) {`, ...el, decCount, stop,
+    `if (++it === ${REP_BUDGET} && ${countNonZero}) { rt.restart(cpu, ${t.param("P", c.rip)}); break; }`, `}`);
   return lines.filter(Boolean).join("\n");
 }
 
@@ -165,7 +169,10 @@ function repStos64(c: Ctx, size: Size): Op {
     add64(lo, hi, RCX, -1);
   };
   return () => {
+    // At most PAGE_BUDGET pages (or page-sized element runs) per execution, then restart.
+    let budget = PAGE_BUDGET;
     while ((lo[RCX] | hi[RCX]) !== 0) {
+      if (--budget < 0) { RUNTIME.restart(c.cpu, c.rip); return; }
       const la = hi[RDI] * TWO32 + (lo[RDI] >>> 0);
       const n = chunk(lo, hi, pageRoom(la), size);
       if (n === 0) { one(la); continue; }
@@ -215,7 +222,9 @@ function repMovs64(c: Ctx, size: Size, srcSeg: number): Op {
   };
   return () => {
     const sbase = useSeg ? cpu.segBase[srcSeg] : 0;
+    let budget = PAGE_BUDGET;
     while ((lo[RCX] | hi[RCX]) !== 0) {
+      if (--budget < 0) { RUNTIME.restart(c.cpu, c.rip); return; }
       const sla = hi[RSI] * TWO32 + (lo[RSI] >>> 0) + sbase;
       const dla = hi[RDI] * TWO32 + (lo[RDI] >>> 0);
       const n = chunk(lo, hi, Math.min(pageRoom(sla), pageRoom(dla)), size);
