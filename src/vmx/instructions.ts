@@ -209,6 +209,7 @@ function vmreadWrite(write: boolean): Compiler {
       else if (w === 32) { v.lo[i] = l; v.hi[i] = 0; }
       else if (w === 64 && !wide) { v.lo[i] = l; }
       else { v.lo[i] = l; v.hi[i] = h; }
+      v.touchField(fi.field.encoding);
       vmx.succeed();
     };
   };

@@ -23,8 +23,24 @@ export class VmcsStore {
   readonly lo = new Int32Array(COUNT);
   readonly hi = new Int32Array(COUNT);
   launch = LaunchState.CLEAR;
+  /**
+   * Bumped by every write to a control field (encoding type 0) or a host-state field (type 3),
+   * so that VM entry can skip re-checking groups that have not changed since they last passed.
+   */
+  controlVersion = 0;
+  hostVersion = 0;
 
-  clear(): void { this.lo.fill(0); this.hi.fill(0); this.launch = LaunchState.CLEAR; }
+  clear(): void { this.lo.fill(0); this.hi.fill(0); this.launch = LaunchState.CLEAR; this.touchAll(); }
+
+  /** Record a direct write to lo/hi (VMWRITE's fast path). */
+  touchField(encoding: number): void { this.touch(encoding); }
+
+  private touch(encoding: number): void {
+    const type = (encoding >> 10) & 3;
+    if (type === 0) this.controlVersion++;
+    else if (type === 3) this.hostVersion++;
+  }
+  private touchAll(): void { this.controlVersion++; this.hostVersion++; }
 
   /** The full value of a field (64-bit and natural-width fields as 64 bits). */
   read(encoding: number): bigint {
@@ -40,11 +56,16 @@ export class VmcsStore {
     v = BigInt.asUintN(f.width === 16 ? 16 : f.width === 32 ? 32 : 64, v);
     this.lo[i] = Number(v & 0xffffffffn) | 0;
     this.hi[i] = Number(v >> 32n) | 0;
+    this.touch(encoding);
   }
 
   /** Low 32 bits of a field, as an unsigned number. */
   u32(encoding: number): number { return this.lo[INDEX[encoding]] >>> 0; }
-  setU32(encoding: number, v: number): void { const i = INDEX[encoding]; this.lo[i] = v | 0; this.hi[i] = 0; }
+  setU32(encoding: number, v: number): void {
+    const i = INDEX[encoding];
+    this.lo[i] = v | 0; this.hi[i] = 0;
+    this.touch(encoding);
+  }
 
   /** A natural-width or 64-bit field as a signed double (exact for canonical addresses). */
   num(encoding: number): number { const i = INDEX[encoding]; return this.hi[i] * 4294967296 + (this.lo[i] >>> 0); }
@@ -52,6 +73,7 @@ export class VmcsStore {
     const i = INDEX[encoding];
     this.lo[i] = v | 0;
     this.hi[i] = Math.floor(v / 4294967296) | 0;
+    this.touch(encoding);
   }
   /** A 64-bit field as an unsigned double (physical addresses). */
   unum(encoding: number): number { const i = INDEX[encoding]; return (this.hi[i] >>> 0) * 4294967296 + (this.lo[i] >>> 0); }
@@ -62,6 +84,7 @@ export class VmcsStore {
       this.hi[i] = mem.read32(pa + VMCS_DATA_OFFSET + i * 8 + 4);
     }
     this.launch = mem.read32(pa + VMCS_LAUNCH_OFFSET) === LaunchState.LAUNCHED ? LaunchState.LAUNCHED : LaunchState.CLEAR;
+    this.touchAll();
   }
 
   storeTo(mem: PhysicalMemory, pa: number): void {

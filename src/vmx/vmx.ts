@@ -58,6 +58,11 @@ export class Vmx {
   readonly vmcs = new VmcsStore();
   caps: VmxCapabilities = DEFAULT_CAPS;
   readonly revision = VMCS_REVISION;
+  // Versions of the control and host field groups that last passed the VM-entry checks.
+  private passedControls = -1;
+  private passedHost = -1;
+  private passedHostIa32e = false;
+  private passedVmcs = INVALID_VMCS;
   /** --vmx-log: every failed VM-entry check and every VM entry and exit. */
   log: ((line: string) => void) | undefined;
   readonly stats = { entries: 0, exits: 0, exitsByReason: new Map<number, number>() };
@@ -92,10 +97,24 @@ export class Vmx {
       hostIa32e: (cpu.efer & Efer.LMA) !== 0, currentVmcsPointer: BigInt(this.current),
       readU32: (e: number) => v.u32(e),
     };
-    const control = checkControls(env);
-    if (control) { this.logFailure(control); this.failValid(VmInstructionError.ENTRY_INVALID_CONTROL_FIELDS); return false; }
-    const host = checkHostState(env);
-    if (host) { this.logFailure(host); this.failValid(VmInstructionError.ENTRY_INVALID_HOST_STATE); return false; }
+    // Control and host checks depend only on their own field groups (and, for event injection,
+    // on guest CR0): skip them when nothing in those groups changed since they last passed.
+    const injecting = (v.u32(F.VM_ENTRY_INTERRUPTION_INFO) & 0x80000000) !== 0;
+    const hostIa32e = (cpu.efer & Efer.LMA) !== 0;
+    const controlsKnownGood = !injecting && this.passedControls === v.controlVersion && this.passedVmcs === this.current;
+    if (!controlsKnownGood) {
+      const control = checkControls(env);
+      if (control) { this.logFailure(control); this.failValid(VmInstructionError.ENTRY_INVALID_CONTROL_FIELDS); return false; }
+    }
+    const hostKnownGood = controlsKnownGood && this.passedHost === v.hostVersion && this.passedHostIa32e === hostIa32e;
+    if (!hostKnownGood) {
+      const host = checkHostState(env);
+      if (host) { this.logFailure(host); this.failValid(VmInstructionError.ENTRY_INVALID_HOST_STATE); return false; }
+    }
+    this.passedControls = injecting ? -1 : v.controlVersion;
+    this.passedHost = v.hostVersion;
+    this.passedHostIa32e = hostIa32e;
+    this.passedVmcs = this.current;
     const guest = checkGuestState(env);
     if (guest) {
       this.logFailure(guest);
@@ -251,7 +270,8 @@ export class Vmx {
     } else {
       v.setU32(F.IDT_VECTORING_INFO, 0);
     }
-    v.setU32(F.VM_ENTRY_INTERRUPTION_INFO, v.u32(F.VM_ENTRY_INTERRUPTION_INFO) & 0x7fffffff);
+    const entryInfo = v.u32(F.VM_ENTRY_INTERRUPTION_INFO);
+    if (entryInfo & 0x80000000) v.setU32(F.VM_ENTRY_INTERRUPTION_INFO, entryInfo & 0x7fffffff);
     if (info.rip !== undefined) cpu.rip = info.rip;
     this.saveGuestState(info.rf === true);
     this.storeMsrList();
@@ -292,7 +312,8 @@ export class Vmx {
     v.setU32(F.GUEST_PENDING_DEBUG_EXCEPTIONS, 0);
     // IA32_VMX_MISC bit 5: the IA-32e mode guest control records EFER.LMA.
     const entry = v.u32(F.VM_ENTRY_CONTROLS);
-    v.setU32(F.VM_ENTRY_CONTROLS, (cpu.efer & Efer.LMA) ? entry | EntryCtl.IA32E_MODE_GUEST : entry & ~EntryCtl.IA32E_MODE_GUEST);
+    const updated = ((cpu.efer & Efer.LMA) ? entry | EntryCtl.IA32E_MODE_GUEST : entry & ~EntryCtl.IA32E_MODE_GUEST) >>> 0;
+    if (updated !== entry) v.setU32(F.VM_ENTRY_CONTROLS, updated);
   }
 
   /** Load the host state (SDM 27.5); also the end of a failed VM entry. */
