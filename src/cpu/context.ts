@@ -27,6 +27,3 @@ export interface Ctx {
 /** Compiles one instruction. Returning undefined means "not implemented": the op raises #UD. */
 export type Compiler = (c: Ctx) => Op | undefined;
 export type CompilerTable = Map<number, Compiler>;
-
-/** How an instruction ends a block: not at all, always (branches, mode changes) . */
-export const enum BlockEnd { NO = 0, YES = 1 }

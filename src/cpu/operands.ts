@@ -1,7 +1,7 @@
 // Compile-time operand access: every operand property is read from iced-x86 once, here, and baked
 // into small closures. Values are passed as (lo, hi) dwords: `lo` is the operand's low 32 bits
 // (zero-extended for 8/16-bit operands, an int32 for 32/64-bit ones), `hi` the upper dword.
-import { OpKind, Register } from "iced-x86";
+import { MemorySize, OpKind, Register } from "iced-x86";
 import type { Ctx } from "./context.js";
 import { Seg, TWO32 } from "./regs.js";
 
@@ -58,7 +58,6 @@ export function memBytes(c: Ctx): number {
   const name = c.ins.memorySize;
   return MEM_SIZE_BYTES[name] ?? 0;
 }
-import { MemorySize } from "iced-x86";
 const MEM_SIZE_BYTES: Record<number, number> = {
   [MemorySize.UInt8]: 1, [MemorySize.Int8]: 1,
   [MemorySize.UInt16]: 2, [MemorySize.Int16]: 2, [MemorySize.WordOffset]: 2,

@@ -15,7 +15,7 @@ import { fieldInfo, F } from "./fields.js";
 import { FeatureControl } from "./msr-index.js";
 import { ExitReason } from "./reasons.js";
 import { fieldIndex, LaunchState } from "./vmcs.js";
-import { ContextSwitch, INVALID_VMCS, type Vmx } from "./vmx.js";
+import { INVALID_VMCS, type Vmx } from "./vmx.js";
 
 const ud = (): never => { throw new Fault(Vec.UD); };
 const gp0 = (): never => { throw new Fault(Vec.GP, 0); };

@@ -1,6 +1,6 @@
 // VMX operation of one logical processor: root/non-root state, the current VMCS, and the two
 // transitions: VM entry (SDM Vol. 3, chapter 26) and VM exit (chapter 27).
-import { Cr0, Cr4, Efer } from "../cpu/control-regs.js";
+import { Cr0, Efer } from "../cpu/control-regs.js";
 import type { Cpu } from "../cpu/cpu.js";
 import { Fault, Stop, Vec } from "../cpu/fault.js";
 import { Fl } from "../cpu/flags.js";
@@ -450,4 +450,3 @@ export class Vmx {
   }
 }
 
-export { Cr4, Fl };

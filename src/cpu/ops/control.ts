@@ -20,7 +20,7 @@ function constTarget(c: Ctx): number | undefined {
 const gpOp = (): never => { throw new Fault(Vec.GP, 0); };
 
 /** Source converting a (lo, hi) operand value into a RIP for the current operand size. */
-function targetSource(c: Ctx, size: number, l: string, h: string): string {
+function targetSource(_c: Ctx, size: number, l: string, h: string): string {
   if (size === 8) return `const t = ${h} * 4294967296 + (${l} >>> 0); ${CANONICAL_CHECK("t")}`;
   if (size === 4) return `const t = ${l} >>> 0;`;
   return `const t = ${l} & 0xffff;`;
