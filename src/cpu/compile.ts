@@ -69,6 +69,7 @@ export function compileInstruction(c: Ctx): Op {
  */
 const SWITCHERS = new Set<Mnemonic>([
   Mnemonic.Cpuid, Mnemonic.Hlt, Mnemonic.Mov, Mnemonic.Rdmsr, Mnemonic.Wrmsr, Mnemonic.In, Mnemonic.Out,
+  Mnemonic.Insb, Mnemonic.Insw, Mnemonic.Insd, Mnemonic.Outsb, Mnemonic.Outsw, Mnemonic.Outsd,
   Mnemonic.Invlpg, Mnemonic.Rdtsc, Mnemonic.Pause, Mnemonic.Wbinvd, Mnemonic.Invd, Mnemonic.Clts, Mnemonic.Lmsw,
   Mnemonic.Lgdt, Mnemonic.Lidt, Mnemonic.Sgdt, Mnemonic.Sidt, Mnemonic.Lldt, Mnemonic.Ltr, Mnemonic.Sldt, Mnemonic.Str,
   Mnemonic.Vmxon, Mnemonic.Vmxoff, Mnemonic.Vmclear, Mnemonic.Vmptrld, Mnemonic.Vmptrst, Mnemonic.Vmread,

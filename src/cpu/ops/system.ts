@@ -5,7 +5,8 @@ import type { Compiler, Ctx, Op } from "../context.js";
 import { Cr0, CR0_DEFINED, Cr4, CR4_SUPPORTED, Efer } from "../control-regs.js";
 import { Fault, Stop, Vec } from "../fault.js";
 import { Fl } from "../flags.js";
-import { gpr, operandSize } from "../operands.js";
+import { gpr, operandSize, segIndex } from "../operands.js";
+import { REP_BUDGET, RUNTIME } from "../codegen.js";
 import { effectiveAddress } from "../operands.js";
 import { Ar, readDescriptor } from "../segments.js";
 import { Seg } from "../regs.js";
@@ -408,6 +409,65 @@ const outOp: Compiler = (c) => {
   };
 };
 
+/**
+ * INS and OUTS (with REP): port DX to ES:rDI, or seg:rSI to port DX, rSI/rDI stepping by DF.
+ * In VMX non-root operation each iteration may exit through the I/O controls, with the string
+ * and REP bits in the qualification and the memory operand's linear address.
+ */
+function stringIo(dir: "in" | "out", size: 1 | 2 | 4): Compiler {
+  return (c) => {
+    const ins = c.ins;
+    const { cpu, mmu, lo, hi } = c;
+    const len = c.next - c.rip;
+    const rep = ins.hasRepPrefix || ins.hasRepePrefix || ins.hasRepnePrefix;
+    const memKind = dir === "in" ? ins.op0Kind : ins.op1Kind;
+    const bits = memKind === OpKind.MemoryESRDI || memKind === OpKind.MemorySegRSI ? 64
+      : memKind === OpKind.MemoryESEDI || memKind === OpKind.MemorySegESI ? 32 : 16;
+    const seg = dir === "in" ? Seg.ES : segIndex(ins.memorySegment);
+    const idx = dir === "in" ? 7 : 6; // RDI or RSI
+    const mode = c.mode;
+    const mask = bits === 32 ? 0xffffffff : 0xffff;
+    const qual = encodeIo({ size, direction: dir, string: true, rep, immediate: false, port: 0 });
+    const linear = (): number => {
+      const off = bits === 64 ? hi[idx] * 4294967296 + (lo[idx] >>> 0) : (lo[idx] & mask) >>> 0;
+      const base = mode !== 64 || seg === Seg.FS || seg === Seg.GS ? cpu.segBase[seg] : 0;
+      return mode === 64 ? off + base : (off + base) >>> 0;
+    };
+    const step = (r: number, d: number): void => {
+      if (bits === 64) { const l = (lo[r] >>> 0) + d; lo[r] = l | 0; if (l > 4294967295) hi[r] = (hi[r] + 1) | 0; else if (l < 0) hi[r] = (hi[r] - 1) | 0; }
+      else if (bits === 32) { lo[r] = (lo[r] + d) | 0; hi[r] = 0; }
+      else lo[r] = (lo[r] & ~0xffff) | ((lo[r] + d) & 0xffff);
+    };
+    const count = (): boolean => bits === 64 ? (lo[1] | hi[1]) !== 0 : bits === 32 ? lo[1] !== 0 : (lo[1] & 0xffff) !== 0;
+    return () => {
+      ioAllowed(cpu);
+      const d = (cpu.rflags & Fl.DF) ? -size : size;
+      for (let it = 0; !rep || count(); it++) {
+        const port = lo[2] & 0xffff;
+        const vmx = cpu.vmx;
+        if (vmx.nonRoot && vmx.ioExits(port, size)) {
+          vmx.exitInPlace(ExitReason.IO_INSTRUCTION, {
+            qualification: (qual | (port << 16)) >>> 0, instructionLength: len, rip: c.rip, guestLinear: linear(),
+          });
+          return;
+        }
+        const la = linear();
+        if (dir === "in") {
+          const v = cpu.io.in(port, size);
+          if (size === 1) mmu.wr8(la, v & 0xff); else if (size === 2) mmu.wr16(la, v & 0xffff); else mmu.wr32(la, v | 0);
+        } else {
+          const v = size === 1 ? mmu.rd8(la) : size === 2 ? mmu.rd16(la) : mmu.rd32(la) >>> 0;
+          cpu.io.out(port, size, v);
+        }
+        step(idx, d);
+        if (!rep) return;
+        step(1, -1);
+        if (it + 1 === REP_BUDGET && count()) { RUNTIME.restart(cpu, c.rip); return; }
+      }
+    };
+  };
+}
+
 // ---------------------------------------------------------------- interrupts and halting
 const hlt: Compiler = (c) => {
   const cpu = c.cpu;
@@ -604,6 +664,8 @@ export const SYSTEM: Array<[Mnemonic, Compiler]> = [
   [Mnemonic.Ud2, () => ud2], [Mnemonic.Iret, iret(2)], [Mnemonic.Iretd, iret(4)], [Mnemonic.Iretq, iret(8)],
   [Mnemonic.Clts, clts], [Mnemonic.Wbinvd, wbinvd], [Mnemonic.Invd, invd], [Mnemonic.Pause, pause],
   [Mnemonic.Lmsw, lmsw], [Mnemonic.Smsw, smsw],
+  [Mnemonic.Insb, stringIo("in", 1)], [Mnemonic.Insw, stringIo("in", 2)], [Mnemonic.Insd, stringIo("in", 4)],
+  [Mnemonic.Outsb, stringIo("out", 1)], [Mnemonic.Outsw, stringIo("out", 2)], [Mnemonic.Outsd, stringIo("out", 4)],
 ];
 
 /** MOV to/from CRn is a Mov mnemonic in iced; mov.ts hands those forms here. */
