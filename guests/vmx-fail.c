@@ -17,6 +17,15 @@ static uint8_t vmcs_badrev[4096] __attribute__((aligned(4096)));
 static uint8_t guest_stack[4096] __attribute__((aligned(16)));
 static uint8_t host_exit_stack[16384] __attribute__((aligned(16)));
 
+/* A VM-entry MSR-load area (SDM 25.8.2): 16 bytes per entry, MSR index in bits 31:0,
+ * bits 63:32 reserved, the value in bits 127:64. */
+struct vmx_msr_entry {
+    uint32_t index;
+    uint32_t reserved;
+    uint64_t value;
+};
+static struct vmx_msr_entry entry_msr_load[2] __attribute__((aligned(16)));
+
 /* The guest: halts (HLT exiting is on), and halts again if resumed. */
 extern char fail_guest[];
 __asm__(
@@ -25,6 +34,8 @@ __asm__(
     "fail_guest:\n"
     "        hlt\n"
     "        jmp     fail_guest\n");
+
+#define EXIT_REASON_MSR_LOADING 34
 
 static uint32_t last_exit_reason;
 static uint64_t last_exit_qual;
@@ -129,6 +140,14 @@ static int vmread_trapping(uint64_t field, uint64_t *detail)
     return trap_outcome(cf, zf, detail);
 }
 
+static int vmcall_trapping(uint64_t *detail)
+{
+    uint8_t cf = 0, zf = 0;
+    trap_reset();
+    __asm__ volatile(TRAP_ASM("vmcall") : "=@ccc"(cf), "=@ccz"(zf) : : "r11", "memory");
+    return trap_outcome(cf, zf, detail);
+}
+
 static int vmxoff_trapping(uint64_t *detail)
 {
     uint8_t cf = 0, zf = 0;
@@ -137,12 +156,40 @@ static int vmxoff_trapping(uint64_t *detail)
     return trap_outcome(cf, zf, detail);
 }
 
-/* VMLAUNCH (launch=1) or VMRESUME; returns R_EXIT with the exit reason, or the VMX status. */
+/*
+ * vmx_launch_after_movss(): like vmx_run(1), but the VMLAUNCH directly follows a MOV to SS,
+ * so events are blocked by MOV SS when it executes.  It shares vmx_run's exit path
+ * (vmx_host_saved_rsp, vmx_failed) from common/vmx.h, so a VM entry that (wrongly) succeeds
+ * still comes back here through vmx_exit_stub.
+ */
+int vmx_launch_after_movss(void);
+__asm__(
+    "        .text\n"
+    "        .type vmx_launch_after_movss, @function\n"
+    "vmx_launch_after_movss:\n"
+    "        pushq   %rbp\n"
+    "        pushq   %rbx\n"
+    "        pushq   %r12\n"
+    "        pushq   %r13\n"
+    "        pushq   %r14\n"
+    "        pushq   %r15\n"
+    "        movq    %rsp, vmx_host_saved_rsp(%rip)\n"
+    "        movw    %ss, %ax\n"
+    "        movw    %ax, %ss\n"
+    "        vmlaunch\n"
+    "        pushfq\n"
+    "        popq    %rcx\n"
+    "        xorl    %edx, %edx\n"
+    "        jmp     vmx_failed\n"
+    "        .size vmx_launch_after_movss, . - vmx_launch_after_movss\n");
+
+/* VMLAUNCH (launch=1), VMRESUME (launch=0), or VMLAUNCH right after MOV SS (launch=2);
+ * returns R_EXIT with the exit reason, or the VMX status. */
 static int enter(int launch, uint64_t *detail)
 {
     exit_count = 0;
     last_exit_reason = 0;
-    int st = vmx_run(launch);
+    int st = launch == 2 ? vmx_launch_after_movss() : vmx_run(launch);
     if (st == 0) {
         *detail = last_exit_reason;
         return R_EXIT;
@@ -217,6 +264,8 @@ void kmain(uint32_t magic, uint32_t mbinfo)
 
     st = vmxon_trapping(vmxon_pa, &d);
     expect("vmxon in vmx root operation", VMX_FAIL_VALID, 15, st, d);
+    st = vmcall_trapping(&d);
+    expect("vmcall in vmx root operation", VMX_FAIL_VALID, 1, st, d);
     st = vmptrld((uint64_t)(uintptr_t)vmcs_badrev);
     expect_vmx("vmptrld with a wrong revision id", VMX_FAIL_VALID, 11, st);
     st = vmptrld(vmxon_pa);
@@ -276,6 +325,11 @@ void kmain(uint32_t magic, uint32_t mbinfo)
     st = enter(0, &d);
     expect("vmresume of a clear vmcs", VMX_FAIL_VALID, 5, st, d);
 
+    /* VMLAUNCH while events are blocked by MOV SS fails before any other VM-entry check
+     * (the VMCS is clear and valid here); the launch state stays clear. */
+    st = enter(2, &d);
+    expect("vmlaunch right after mov ss", VMX_FAIL_VALID, 26, st, d);
+
     /* Primary processor-based controls 0: violates the allowed-0 settings (the default1
      * bits 1, 4-6, 8, 13, 14 and 26 must be 1). */
     uint64_t proc_caps = rdmsr(vmx_ctl_msr(MSR_IA32_VMX_PROCBASED_CTLS, MSR_IA32_VMX_TRUE_PROCBASED_CTLS));
@@ -308,6 +362,24 @@ void kmain(uint32_t magic, uint32_t mbinfo)
     expect("vmlaunch of a launched vmcs", VMX_FAIL_VALID, 4, st, d);
     st = enter(0, &d);
     expect("vmresume of a launched vmcs", R_EXIT, EXIT_REASON_HLT, st, d);
+
+    /* A VM-entry MSR-load area whose second entry names an MSR that does not exist: the
+     * VM entry fails after loading guest state and "exits" to HOST_RIP with exit reason 34
+     * and bit 31 set; the exit qualification is the 1-based index of the failing entry.
+     * Done with VMRESUME on the launched VMCS, so it does not depend on the launch state a
+     * failed VMLAUNCH leaves behind. */
+    entry_msr_load[0].index = MSR_IA32_SYSENTER_CS;
+    entry_msr_load[0].value = VMX_SEL_CODE;
+    entry_msr_load[1].index = 0x12345;
+    entry_msr_load[1].value = 0;
+    vmwrite(VM_ENTRY_MSR_LOAD_ADDR, (uint64_t)(uintptr_t)entry_msr_load);
+    vmwrite(VM_ENTRY_MSR_LOAD_COUNT, 2);
+    st = enter(0, &d);
+    expect("vmresume with a bad vm-entry msr-load entry", R_EXIT,
+           EXIT_REASON_ENTRY_FAILURE | EXIT_REASON_MSR_LOADING, st, d);
+    check_bool(st == R_EXIT && last_exit_qual == 2,
+               "  entry failure: exit qualification 0x%lx", st == R_EXIT ? last_exit_qual : 0);
+    vmwrite(VM_ENTRY_MSR_LOAD_COUNT, 0);
 
     /* VMCLEAR of the current VMCS makes the current-VMCS pointer invalid. */
     st = vmclear(vmcs_pa);
