@@ -253,7 +253,9 @@ export class Vmx {
     const v = this.vmcs;
     const cpu = this.cpu;
     v.setU32(F.EXIT_REASON, reason);
-    v.write(F.EXIT_QUALIFICATION, BigInt.asUintN(64, BigInt(info.qualification ?? 0)));
+    const q = info.qualification ?? 0;
+    if (typeof q === "number" && q >= 0) v.setNum(F.EXIT_QUALIFICATION, q);
+    else v.write(F.EXIT_QUALIFICATION, BigInt.asUintN(64, BigInt(q)));
     v.setU32(F.VM_EXIT_INSTRUCTION_LENGTH, info.instructionLength ?? 0);
     v.setU32(F.VM_EXIT_INSTRUCTION_INFO, info.instructionInfo ?? 0);
     v.setNum(F.GUEST_LINEAR_ADDRESS, info.guestLinear ?? 0);
