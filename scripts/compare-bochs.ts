@@ -28,6 +28,33 @@ const KNOWN_DEVIATIONS = [
     'hyperstep does not (VMfailValid, error 13)',
 ];
 
+/**
+ * Lines where Bochs 2.7 disagrees with the SDM. guests/expected/<name>.out holds the SDM's
+ * answer (checked by hand); Bochs may differ from it on these lines only.
+ */
+const BOCHS_BUGS: Record<string, Array<{ line: RegExp; why: string }>> = {
+  'vmx-fail': [
+    {
+      line: /^vmcall in vmx root operation: /,
+      why: 'Bochs 2.7 answers VMCALL in VMX root operation with error 19 (and panics with a clear VMCS); ' +
+        'without dual-monitor treatment the SDM gives VMfailValid(1)',
+    },
+    { line: /^vmx-fail: /, why: 'the summary counts the line above' },
+  ],
+};
+
+/** The first line where Bochs' output differs from the expected one other than on a known Bochs bug. */
+function bochsUnexpectedDifference(name: string, bochs: string, expected: string): string | undefined {
+  const b = bochs.split('\n'), e = expected.split('\n');
+  const bugs = BOCHS_BUGS[name] ?? [];
+  for (let i = 0; i < Math.max(b.length, e.length); i++) {
+    if (b[i] === e[i]) continue;
+    if (e[i] !== undefined && bugs.some((x) => x.line.test(e[i]))) continue;
+    return `line ${i + 1}: bochs ${JSON.stringify(b[i] ?? '')} vs expected ${JSON.stringify(e[i] ?? '')}`;
+  }
+  return undefined;
+}
+
 interface RunResult {
   stdout: Buffer;
   stderr: Buffer;
@@ -217,15 +244,23 @@ async function main(): Promise<number> {
           if (String(h.code) !== want) reasons.push(`hyperstep exit status ${h.code}, expected ${want} (guests/expected/${name}.status)`);
         }
       }
-      const diff = firstDifferentLine(bochsOut, hsOut);
-      if (diff) {
-        reasons.push(`output differs at line ${diff.line}: bochs ${diff.a} vs hyperstep ${diff.b}`);
-      }
-
-      // Sanity: Bochs itself should still match the recorded expectation.
       const expOut = join(expectedDir, `${name}.out`);
-      if (b.code === 0 && existsSync(expOut) && readFileSync(expOut, 'latin1') !== bochsOut) {
-        console.log(`note: ${name}: Bochs output differs from guests/expected/${name}.out`);
+      if (existsSync(expOut)) {
+        // hyperstep must match the expected output exactly; Bochs may differ only where it is
+        // known to be wrong (BOCHS_BUGS).
+        const expected = readFileSync(expOut, 'latin1');
+        const diff = firstDifferentLine(expected, hsOut);
+        if (diff) reasons.push(`hyperstep differs from guests/expected/${name}.out at line ${diff.line}: expected ${diff.a} vs hyperstep ${diff.b}`);
+        const bdiff = b.code === 0 ? bochsUnexpectedDifference(name, bochsOut, expected) : undefined;
+        if (bdiff) reasons.push(`Bochs differs from guests/expected/${name}.out at ${bdiff}`);
+        for (const bug of BOCHS_BUGS[name] ?? []) {
+          if (expected.split('\n').some((l) => bug.line.test(l)) && !bochsOut.split('\n').some((l) => l === expected.split('\n').find((x) => bug.line.test(x)))) {
+            console.log(`note: ${name}: known Bochs bug: ${bug.why}`);
+          }
+        }
+      } else {
+        const diff = firstDifferentLine(bochsOut, hsOut);
+        if (diff) reasons.push(`output differs at line ${diff.line}: bochs ${diff.a} vs hyperstep ${diff.b}`);
       }
 
       const times = `bochs ${bochsSummary(b.stderr) ?? `${b.seconds.toFixed(2)} s`}; hyperstep ${h.seconds.toFixed(2)} s`;
