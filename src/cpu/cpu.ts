@@ -48,6 +48,8 @@ export class Cpu {
   cr3 = 0;
   cr4 = 0;
   cr8 = 0;
+  /** DR7 (breakpoints are not modelled yet, #3); VMX loads and saves it with the debug controls. */
+  dr7 = 0x400;
   efer = 0;
   cpl = 0;
   /** Code size of the current mode: 16, 32 or 64. */

@@ -23,6 +23,8 @@ export class MsrFile {
   /** TSC = icount + tscOffset: deterministic, and monotonic like the real one. */
   tscOffset = 0n;
   featureControl = 0n;
+  /** IA32_DEBUGCTL: LBR (bit 0) and BTF (bit 1) are stored; branch tracing itself is not modelled. */
+  debugctl = 0n;
   miscEnable = 1n;
 
   constructor(private readonly cpu: Cpu) {}
@@ -44,6 +46,7 @@ export class MsrFile {
       case Msr.SYSENTER_ESP: return this.sysenterEsp;
       case Msr.SYSENTER_EIP: return this.sysenterEip;
       case Msr.MISC_ENABLE: return this.miscEnable;
+      case Msr.DEBUGCTL: return this.debugctl;
       case Msr.PAT: return this.pat;
       case Msr.EFER: return BigInt(cpu.efer >>> 0);
       case Msr.STAR: return this.star;
@@ -77,6 +80,7 @@ export class MsrFile {
       case Msr.SYSENTER_ESP: canonical(v); this.sysenterEsp = v; return;
       case Msr.SYSENTER_EIP: canonical(v); this.sysenterEip = v; return;
       case Msr.MISC_ENABLE: this.miscEnable = (v & 1n) | (this.miscEnable & ~1n); return;
+      case Msr.DEBUGCTL: if (v & ~3n) gp(); this.debugctl = v; return;
       case Msr.PAT: {
         for (let i = 0n; i < 64n; i += 8n) {
           const t = (v >> i) & 0xffn;

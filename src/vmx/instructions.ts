@@ -102,7 +102,13 @@ const vmxoff: Compiler = (c) => {
     const vmx = common(cpu, ExitReason.VMXOFF, c);
     vmx.on = false;
     vmx.vmxonPtr = INVALID_VMCS;
-    // The current VMCS stays in memory only as far as VMCLEAR wrote it (SDM 24.11.1).
+    // Active VMCSs are left as they are in memory (the SDM says to VMCLEAR them first); the
+    // launched ones are marked so that a later VMRESUME of them fails with error 6.
+    if (vmx.current !== INVALID_VMCS) vmx.vmcs.storeTo(cpu.mem, vmx.current);
+    for (const pa of vmx.active) {
+      if (cpu.mem.read32(pa + 8) === LaunchState.LAUNCHED) cpu.mem.write32(pa + 8, LaunchState.AFTER_VMXOFF);
+    }
+    vmx.active.clear();
     vmx.current = INVALID_VMCS;
     vmx.succeed();
   };
@@ -125,6 +131,7 @@ const vmclear: Compiler = (c) => {
     } else {
       cpu.mem.write32(pa + 8, LaunchState.CLEAR);
     }
+    vmx.active.delete(pa);
     vmx.succeed();
   };
 };
@@ -146,6 +153,7 @@ const vmptrld: Compiler = (c) => {
       vmx.vmcs.loadFrom(cpu.mem, pa);
       vmx.current = pa;
     }
+    vmx.active.add(pa);
     vmx.succeed();
   };
 };
@@ -223,6 +231,7 @@ function launchResume(launch: boolean): Compiler {
       if (!vmx.currentValid) { vmx.failInvalid(); return; }
       if (cpu.movSsShadow) { vmx.failValid(E.ENTRY_EVENTS_BLOCKED_BY_MOV_SS); return; }
       if (launch && vmx.vmcs.launch !== LaunchState.CLEAR) { vmx.failValid(E.VMLAUNCH_NONCLEAR_VMCS); return; }
+      if (!launch && vmx.vmcs.launch === LaunchState.AFTER_VMXOFF) { vmx.failValid(E.VMRESUME_AFTER_VMXOFF); return; }
       if (!launch && vmx.vmcs.launch !== LaunchState.LAUNCHED) { vmx.failValid(E.VMRESUME_NONLAUNCHED_VMCS); return; }
       cpu.rip = c.next; // where a failed entry continues
       if (vmx.enter(launch)) vmx.switchTo(true);

@@ -12,7 +12,11 @@ const COUNT = VMCS_FIELDS.length;
 
 export const VMCS_DATA_OFFSET = 16;
 export const VMCS_LAUNCH_OFFSET = 8;
-export const enum LaunchState { CLEAR = 0, LAUNCHED = 1 }
+/**
+ * Launch state of a VMCS. AFTER_VMXOFF marks one that was launched and still active when VMXOFF
+ * ran: VMRESUME of it fails with error 6 until VMCLEAR (SDM 31.4, Table 31-1).
+ */
+export const enum LaunchState { CLEAR = 0, LAUNCHED = 1, AFTER_VMXOFF = 2 }
 
 /** Dense index of a field encoding, or -1. */
 export function fieldIndex(encoding: number): number {
@@ -83,7 +87,8 @@ export class VmcsStore {
       this.lo[i] = mem.read32(pa + VMCS_DATA_OFFSET + i * 8);
       this.hi[i] = mem.read32(pa + VMCS_DATA_OFFSET + i * 8 + 4);
     }
-    this.launch = mem.read32(pa + VMCS_LAUNCH_OFFSET) === LaunchState.LAUNCHED ? LaunchState.LAUNCHED : LaunchState.CLEAR;
+    const state = mem.read32(pa + VMCS_LAUNCH_OFFSET);
+    this.launch = state === LaunchState.LAUNCHED || state === LaunchState.AFTER_VMXOFF ? state : LaunchState.CLEAR;
     this.touchAll();
   }
 

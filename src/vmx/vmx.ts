@@ -54,6 +54,8 @@ export class Vmx {
   vmxonPtr = INVALID_VMCS;
   /** Physical address of the current VMCS, or INVALID_VMCS. */
   current = INVALID_VMCS;
+  /** VMCS regions made active by VMPTRLD and not cleared since (VMXOFF marks the launched ones). */
+  readonly active = new Set<number>();
   /** The current VMCS's contents (written back by VMCLEAR). */
   readonly vmcs = new VmcsStore();
   caps: VmxCapabilities = DEFAULT_CAPS;
@@ -180,6 +182,10 @@ export class Vmx {
       cpu.efer = e;
     }
     if (this.entryCtl & EntryCtl.LOAD_IA32_PAT) cpu.msr.pat = v.read(F.GUEST_IA32_PAT);
+    if (this.entryCtl & EntryCtl.LOAD_DEBUG_CONTROLS) {
+      cpu.dr7 = v.u32(F.GUEST_DR7);
+      cpu.msr.debugctl = v.read(F.GUEST_IA32_DEBUGCTL) & 3n;
+    }
     cpu.msr.sysenterCs = BigInt(v.u32(F.GUEST_IA32_SYSENTER_CS));
     cpu.msr.sysenterEsp = v.read(F.GUEST_IA32_SYSENTER_ESP);
     cpu.msr.sysenterEip = v.read(F.GUEST_IA32_SYSENTER_EIP);
@@ -308,6 +314,10 @@ export class Vmx {
     v.write(F.GUEST_IA32_SYSENTER_ESP, cpu.msr.sysenterEsp);
     v.write(F.GUEST_IA32_SYSENTER_EIP, cpu.msr.sysenterEip);
     if (this.exitCtl & ExitCtl.SAVE_IA32_PAT) v.write(F.GUEST_IA32_PAT, cpu.msr.pat);
+    if (this.exitCtl & ExitCtl.SAVE_DEBUG_CONTROLS) {
+      v.setU32(F.GUEST_DR7, cpu.dr7);
+      v.write(F.GUEST_IA32_DEBUGCTL, cpu.msr.debugctl);
+    }
     if (this.exitCtl & ExitCtl.SAVE_IA32_EFER) v.setU32(F.GUEST_IA32_EFER, cpu.efer);
     v.setU32(F.GUEST_INTERRUPTIBILITY_STATE, cpu.interruptShadow ? 1 : 0);
     v.setU32(F.GUEST_ACTIVITY_STATE, 0);
@@ -331,6 +341,9 @@ export class Vmx {
     if (exitCtl & ExitCtl.LOAD_IA32_EFER) cpu.efer = v.u32(F.HOST_IA32_EFER) & (Efer.SCE | Efer.LME | Efer.LMA | Efer.NXE);
     else cpu.efer = host64 ? (cpu.efer | Efer.LMA | Efer.LME) : (cpu.efer & ~(Efer.LMA | Efer.LME));
     if (exitCtl & ExitCtl.LOAD_IA32_PAT) cpu.msr.pat = v.read(F.HOST_IA32_PAT);
+    // SDM 27.5.1: DR7 is set to 400H and IA32_DEBUGCTL cleared on every VM exit.
+    cpu.dr7 = 0x400;
+    cpu.msr.debugctl = 0n;
     cpu.msr.sysenterCs = BigInt(v.u32(F.HOST_IA32_SYSENTER_CS));
     cpu.msr.sysenterEsp = v.read(F.HOST_IA32_SYSENTER_ESP);
     cpu.msr.sysenterEip = v.read(F.HOST_IA32_SYSENTER_EIP);
