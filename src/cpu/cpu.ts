@@ -48,6 +48,8 @@ export class Cpu {
   cr3 = 0;
   cr4 = 0;
   cr8 = 0;
+  /** PAE paging's PDPTE registers (lo/hi pairs), loaded by MOV CR3 and paging-mode switches. */
+  readonly pdpte = new Int32Array(8);
   /** DR7 (breakpoints are not modelled yet, #3); VMX loads and saves it with the debug controls. */
   dr7 = 0x400;
   efer = 0;

@@ -20,6 +20,24 @@ const TWO32 = 4294967296;
 
 export interface PagingRegs {
   cr0: number; cr3: number; cr4: number; efer: number;
+  /**
+   * PAE paging's four PDPTEs as lo/hi dword pairs: the processor loads them on MOV CR3 and on
+   * the paging-mode switches that enter PAE paging (and VM entry), not on each walk (SDM 4.4.1).
+   */
+  pdpte: Int32Array;
+}
+
+/** Load the PDPTEs for PAE paging from CR3; false when one is present with reserved bits set. */
+export function loadPdptes(mem: PhysicalMemory, regs: PagingRegs): boolean {
+  const base = (regs.cr3 & 0xffffffe0) >>> 0;
+  const vals = new Int32Array(8);
+  for (let i = 0; i < 4; i++) {
+    const l = mem.read32(base + i * 8), h = mem.read32(base + i * 8 + 4);
+    if ((l & Pte.P) && ((l & 0x1e6) !== 0 || (h & HI_RSVD) !== 0)) return false;
+    vals[2 * i] = l; vals[2 * i + 1] = h;
+  }
+  regs.pdpte.set(vals);
+  return true;
 }
 
 export interface WalkResult {
@@ -82,12 +100,11 @@ export function walk(mem: PhysicalMemory, regs: PagingRegs, la: number, access: 
     table = (Math.floor(regs.cr3 / TWO32) & 0xfffff) * TWO32 + ((regs.cr3 & 0xfffff000) >>> 0);
     level = 4;
   } else {
-    // PAE paging: the PDPTE comes from the 32-byte-aligned table at CR3.
-    const pdpteAddr = ((regs.cr3 & 0xffffffe0) >>> 0) + (lo >>> 30) * 8;
-    const pl = mem.read32(pdpteAddr), ph = mem.read32(pdpteAddr + 4);
-    steps?.push(["PDPTE", pdpteAddr, (BigInt(ph >>> 0) << 32n) | BigInt(pl >>> 0)]);
+    // PAE paging: the PDPTE the processor loaded with CR3 (the table in memory is not re-read).
+    const k = lo >>> 30;
+    const pl = regs.pdpte[2 * k], ph = regs.pdpte[2 * k + 1];
+    steps?.push(["PDPTE (loaded)", ((regs.cr3 & 0xffffffe0) >>> 0) + k * 8, (BigInt(ph >>> 0) << 32n) | BigInt(pl >>> 0)]);
     if ((pl & Pte.P) === 0) fail(false, false, true);
-    if ((pl & 0x1e6) !== 0 || (ph & HI_RSVD) !== 0) fail(true, true, true);
     table = (ph & 0xfffff) * TWO32 + ((pl & 0xfffff000) >>> 0);
     level = 2;
   }

@@ -6,6 +6,7 @@ import { Fault, Stop, Vec } from "../cpu/fault.js";
 import { Fl } from "../cpu/flags.js";
 import { Msr } from "../cpu/msr-index.js";
 import { Seg } from "../cpu/regs.js";
+import { loadPdptes } from "../mem/paging.js";
 import { Ar } from "../cpu/segments.js";
 import { DEFAULT_CAPS, VMCS_REVISION, type VmxCapabilities } from "./capabilities.js";
 import { EntryCtl, ExitCtl, Proc2Ctl, ProcCtl } from "./controls.js";
@@ -200,6 +201,8 @@ export class Vmx {
     cpu.tr = { sel: v.u32(SEL(TR)) & 0xffff, base: v.num(BASE(TR)), limit: v.u32(LIMIT(TR)), attr: v.u32(AR(TR)) };
     cpu.gdtrBase = v.num(F.GUEST_GDTR_BASE); cpu.gdtrLimit = v.u32(F.GUEST_GDTR_LIMIT) & 0xffff;
     cpu.idtrBase = v.num(F.GUEST_IDTR_BASE); cpu.idtrLimit = v.u32(F.GUEST_IDTR_LIMIT) & 0xffff;
+    // A PAE guest gets its PDPTEs from guest CR3 (checked by the guest-state checks, SDM 26.3.1.6).
+    if ((cpu.cr0 & Cr0.PG) && (cpu.cr4 & 0x20) && !(cpu.efer & Efer.LMA)) loadPdptes(cpu.mem, cpu);
     cpu.setRsp(v.num(F.GUEST_RSP));
     cpu.setRflags(v.u32(F.GUEST_RFLAGS));
     cpu.cpl = (cpu.segAttr[Seg.SS] >> 5) & 3;
@@ -361,6 +364,10 @@ export class Vmx {
     cpu.ldtr = { sel: 0, base: 0, limit: 0, attr: Ar.UNUSABLE };
     cpu.gdtrBase = v.num(F.HOST_GDTR_BASE); cpu.gdtrLimit = 0xffff;
     cpu.idtrBase = v.num(F.HOST_IDTR_BASE); cpu.idtrLimit = 0xffff;
+    // A 32-bit PAE host gets its PDPTEs from host CR3; a bad one is VMX abort 2 (SDM 27.5.4).
+    if (!host64 && (cpu.cr0 & Cr0.PG) && (cpu.cr4 & 0x20) && !loadPdptes(cpu.mem, cpu)) {
+      this.abort(VmxAbort.HOST_PDPTE, "the host's PDPTEs are invalid");
+    }
     cpu.setRsp(v.num(F.HOST_RSP));
     cpu.setRflags(Fl.FIXED1);
     cpu.cpl = 0;

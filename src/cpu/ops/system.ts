@@ -9,6 +9,7 @@ import { gpr, operandSize, segIndex } from "../operands.js";
 import { REP_BUDGET, RUNTIME } from "../codegen.js";
 import { effectiveAddress } from "../operands.js";
 import { Ar, readDescriptor } from "../segments.js";
+import { loadPdptes } from "../../mem/paging.js";
 import { Seg } from "../regs.js";
 import type { Cpu } from "../cpu.js";
 import { loadCodeSegment } from "../far.js";
@@ -28,6 +29,16 @@ function vmxFixedOk(cpu: Cpu, n: 0 | 4, v: number): boolean {
   const caps = cpu.vmx.caps;
   const f0 = n === 0 ? caps.cr0Fixed0 : caps.cr4Fixed0, f1 = n === 0 ? caps.cr0Fixed1 : caps.cr4Fixed1;
   return ((v & f0) >>> 0) === f0 >>> 0 && (v & ~f1) === 0;
+}
+
+/** PAE paging (not IA-32e) is on: CR0.PG, CR4.PAE, EFER.LMA clear. */
+function paePaging(cpu: Cpu): boolean {
+  return (cpu.cr0 & Cr0.PG) !== 0 && (cpu.cr4 & Cr4.PAE) !== 0 && (cpu.efer & Efer.LMA) === 0;
+}
+
+/** Load the PDPTEs when PAE paging is (now) on; a reserved bit in one is #GP(0) (SDM 4.4.1). */
+function reloadPdptes(cpu: Cpu): void {
+  if (paePaging(cpu) && !loadPdptes(cpu.mem, cpu)) gp0();
 }
 
 export function writeCr(cpu: Cpu, n: number, lo: number, hi: number): void {
@@ -50,6 +61,9 @@ export function writeCr(cpu: Cpu, n: number, lo: number, hi: number): void {
         cpu.efer &= ~Efer.LMA;
       }
       cpu.cr0 = v;
+      if ((old ^ v) & (Cr0.PG | Cr0.CD | Cr0.NW) && (v & Cr0.PG)) {
+        try { reloadPdptes(cpu); } catch (e) { cpu.cr0 = old; throw e; }
+      }
       if ((old ^ v) & (Cr0.PG | Cr0.WP | Cr0.PE)) cpu.mmu.flush();
       cpu.updateMode();
       return;
@@ -59,7 +73,11 @@ export function writeCr(cpu: Cpu, n: number, lo: number, hi: number): void {
       const v = (hi >>> 0) * 4294967296 + (lo >>> 0);
       // Bits above MAXPHYADDR are reserved in IA-32e mode (no PCID in this model).
       if (cpu.efer & Efer.LMA) { if (hi >>> 0 >= 1 << (cpu.cpuid.physBits - 32)) gp0(); cpu.cr3 = v; }
-      else cpu.cr3 = lo >>> 0;
+      else {
+        const prev = cpu.cr3;
+        cpu.cr3 = lo >>> 0;
+        try { reloadPdptes(cpu); } catch (e) { cpu.cr3 = prev; throw e; }
+      }
       cpu.mmu.flush();
       return;
     }
@@ -69,6 +87,9 @@ export function writeCr(cpu: Cpu, n: number, lo: number, hi: number): void {
       if ((cpu.efer & Efer.LMA) && !(lo & Cr4.PAE)) gp0();
       const old = cpu.cr4;
       cpu.cr4 = lo >>> 0;
+      if ((old ^ lo) & (Cr4.PAE | Cr4.PGE | Cr4.PSE | Cr4.SMEP)) {
+        try { reloadPdptes(cpu); } catch (e) { cpu.cr4 = old; throw e; }
+      }
       if ((old ^ lo) & (Cr4.PAE | Cr4.PSE | Cr4.PGE | Cr4.SMEP | Cr4.SMAP)) cpu.mmu.flush();
       return;
     }
