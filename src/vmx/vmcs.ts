@@ -9,6 +9,7 @@ import type { PhysicalMemory } from "../mem/physical.js";
 const INDEX = new Int16Array(0x10000).fill(-1);
 VMCS_FIELDS.forEach((f, i) => { INDEX[f.encoding] = i; });
 const COUNT = VMCS_FIELDS.length;
+const GUEST_RIP = 0x681e, GUEST_RSP = 0x681c;
 
 export const VMCS_DATA_OFFSET = 16;
 export const VMCS_LAUNCH_OFFSET = 8;
@@ -34,10 +35,10 @@ export class VmcsStore {
   controlVersion = 0;
   hostVersion = 0;
 
-  clear(): void { this.lo.fill(0); this.hi.fill(0); this.launch = LaunchState.CLEAR; this.touchAll(); }
+  clear(): void { this.lo.fill(0); this.hi.fill(0); this.launch = LaunchState.CLEAR; this.touchAll(); this.guestChangedAll = true; }
 
   /** Record a direct write to lo/hi (VMWRITE's fast path). */
-  touchField(encoding: number): void { this.touch(encoding); }
+  touchField(encoding: number): void { this.touch(encoding); this.noteSoftwareWrite(encoding); }
 
   private touch(encoding: number): void {
     const type = (encoding >> 10) & 3;
@@ -53,7 +54,14 @@ export class VmcsStore {
     return (BigInt(this.hi[i] >>> 0) << 32n) | BigInt(this.lo[i] >>> 0);
   }
 
+  /** Write a field from outside the processor (software, tests): guest fields count as changed. */
   write(encoding: number, v: bigint): void {
+    this.set64(encoding, v);
+    this.noteSoftwareWrite(encoding);
+  }
+
+  /** Write a field as the processor does at a VM exit (the saved state needs no re-check). */
+  set64(encoding: number, v: bigint): void {
     const i = INDEX[encoding];
     if (i < 0) throw new RangeError(`no VMCS field 0x${encoding.toString(16)}`);
     const f = VMCS_FIELDS[i];
@@ -62,6 +70,20 @@ export class VmcsStore {
     this.hi[i] = Number(v >> 32n) | 0;
     this.touch(encoding);
   }
+
+  /**
+   * Guest-state fields written by software since the last VM entry passed its checks:
+   * GUEST_RIP and GUEST_RSP are tracked one by one (an exit handler advancing RIP is the common
+   * case), anything else makes the whole guest state "changed".
+   */
+  guestChangedAll = true;
+  guestRipWritten = false;
+  noteSoftwareWrite(encoding: number): void {
+    if (((encoding >> 10) & 3) !== 2) return;
+    if (encoding === GUEST_RIP) this.guestRipWritten = true;
+    else if (encoding !== GUEST_RSP) this.guestChangedAll = true;
+  }
+  guestChecked(): void { this.guestChangedAll = false; this.guestRipWritten = false; }
 
   /** Low 32 bits of a field, as an unsigned number. */
   u32(encoding: number): number { return this.lo[INDEX[encoding]] >>> 0; }
@@ -90,6 +112,7 @@ export class VmcsStore {
     const state = mem.read32(pa + VMCS_LAUNCH_OFFSET);
     this.launch = state === LaunchState.LAUNCHED || state === LaunchState.AFTER_VMXOFF ? state : LaunchState.CLEAR;
     this.touchAll();
+    this.guestChangedAll = true;
   }
 
   storeTo(mem: PhysicalMemory, pa: number): void {
