@@ -9,11 +9,11 @@
 //
 // Usage: node dist/scripts/compare-bochs.js [guest...]   (default: every guests/build/vmx-*.elf)
 // Environment: BOCHS_RUNNER (path to run-bochs.sh), BOCHS_TIMEOUT (seconds, default 300).
-import { spawn } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, delimiter, join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { describeStatus, findOnPath, isExecutable, lastLines, run } from './process.js';
 
 /** dist/scripts/compare-bochs.js -> repo root (../..). */
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -55,80 +55,6 @@ function bochsUnexpectedDifference(name: string, bochs: string, expected: string
   return undefined;
 }
 
-interface RunResult {
-  stdout: Buffer;
-  stderr: Buffer;
-  /** Exit code, or null if the process was killed / failed to start. */
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  timedOut: boolean;
-  seconds: number;
-  error?: string;
-}
-
-function findOnPath(cmd: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (!dir) continue;
-    const candidate = join(dir, cmd);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
-function isExecutable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function run(cmd: string, args: string[], cwd: string, timeoutMs: number, env?: NodeJS.ProcessEnv): Promise<RunResult> {
-  return new Promise((done) => {
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let timedOut = false;
-    let settled = false;
-    const t0 = performance.now();
-    const child = spawn(cmd, args, { cwd, env: env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    const finish = (code: number | null, signal: NodeJS.Signals | null, error?: string): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      done({
-        stdout: Buffer.concat(out),
-        stderr: Buffer.concat(err),
-        code,
-        signal,
-        timedOut,
-        seconds: (performance.now() - t0) / 1000,
-        ...(error !== undefined ? { error } : {}),
-      });
-    };
-    child.on('error', (e) => finish(null, null, e.message));
-    child.on('close', (code, signal) => finish(code, signal));
-  });
-}
-
-function describeStatus(r: RunResult): string {
-  if (r.error !== undefined) return `error (${r.error})`;
-  if (r.timedOut) return 'killed after the timeout';
-  if (r.code !== null) return `status ${r.code}`;
-  return `signal ${r.signal ?? '?'}`;
-}
-
 /** The first line (1-based) where a and b differ, with both lines; undefined if they are equal. */
 function firstDifferentLine(a: string, b: string): { line: number; a: string; b: string } | undefined {
   if (a === b) return undefined;
@@ -148,11 +74,6 @@ function firstDifferentLine(a: string, b: string): { line: number; a: string; b:
     }
   }
   return { line: n, a: '<differs>', b: '<differs>' };
-}
-
-function lastLines(buf: Buffer | string, n: number): string {
-  const lines = buf.toString().trimEnd().split('\n');
-  return lines.slice(-n).join('\n');
 }
 
 /** "run-bochs: X.elf: wall 2.15 s, ticks ..., stopped by ..." -> the summary after the name. */

@@ -12,10 +12,10 @@
  * isa-debug-exit (e.g. third-party kernels that end in cli;hlt), so QEMU would only stop at
  * the timeout.
  */
-import { spawn } from 'node:child_process';
-import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { describeStatus, findOnPath, lastLines, run } from './process.js';
 
 const TIMEOUT_MS = 120_000;
 const QEMU = 'qemu-system-x86_64';
@@ -24,68 +24,6 @@ const QEMU = 'qemu-system-x86_64';
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const buildDir = join(repoRoot, 'guests', 'build');
 const expectedDir = join(repoRoot, 'guests', 'expected');
-
-interface RunResult {
-  stdout: Buffer;
-  stderr: Buffer;
-  /** Exit code, or null if the process was killed / failed to start. */
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  timedOut: boolean;
-  error?: string;
-}
-
-function findOnPath(cmd: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (!dir) continue;
-    const candidate = join(dir, cmd);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
-function run(cmd: string, args: string[], cwd: string): Promise<RunResult> {
-  return new Promise((resolve) => {
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let timedOut = false;
-    let settled = false;
-    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, TIMEOUT_MS);
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    const finish = (code: number | null, signal: NodeJS.Signals | null, error?: string): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      resolve({
-        stdout: Buffer.concat(out),
-        stderr: Buffer.concat(err),
-        code,
-        signal,
-        timedOut,
-        ...(error !== undefined ? { error } : {}),
-      });
-    };
-    child.on('error', (e) => finish(null, null, e.message));
-    child.on('close', (code, signal) => finish(code, signal));
-  });
-}
-
-function describeStatus(r: RunResult): string {
-  if (r.error !== undefined) return `error (${r.error})`;
-  if (r.timedOut) return `timeout after ${TIMEOUT_MS / 1000} s`;
-  if (r.code !== null) return `status ${r.code}`;
-  return `signal ${r.signal ?? '?'}`;
-}
 
 function firstDifference(a: Buffer, b: Buffer): number {
   const n = Math.min(a.length, b.length);
@@ -97,11 +35,6 @@ function firstDifference(a: Buffer, b: Buffer): number {
 
 function snippet(buf: Buffer, at: number): string {
   return JSON.stringify(buf.subarray(Math.max(0, at - 16), at + 24).toString('latin1'));
-}
-
-function lastLines(buf: Buffer, n: number): string {
-  const lines = buf.toString('utf8').trimEnd().split('\n');
-  return lines.slice(-n).join('\n');
 }
 
 async function main(): Promise<number> {
@@ -149,9 +82,9 @@ async function main(): Promise<number> {
       '-serial', 'stdio', '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x4', '-kernel', elf,
     ];
     const [q, h] = await Promise.all([
-      run(qemu, qemuArgs, repoRoot),
+      run(qemu, qemuArgs, repoRoot, TIMEOUT_MS),
       // The same RAM size as QEMU's -m 256, so the Multiboot memory map matches too.
-      run(process.execPath, [hyperstep, 'run', elf, '--mem', '256'], repoRoot),
+      run(process.execPath, [hyperstep, 'run', elf, '--mem', '256'], repoRoot, TIMEOUT_MS),
     ]);
 
     // Sanity: QEMU itself should still match the recorded expectation.
