@@ -31,8 +31,8 @@ function str4(s: string, i: number): number {
 export class CpuidModel {
   /** Family 6, model 0x55, stepping 4: a Skylake-server signature. */
   signature = 0x00050654;
-  edx1 = Cpuid1Edx.PSE | Cpuid1Edx.TSC | Cpuid1Edx.MSR | Cpuid1Edx.PAE | Cpuid1Edx.PGE | Cpuid1Edx.CMOV | Cpuid1Edx.PAT;
-  ecx1 = Cpuid1Ecx.POPCNT | Cpuid1Ecx.VMX;
+  edx1 = Cpuid1Edx.PSE | Cpuid1Edx.TSC | Cpuid1Edx.MSR | Cpuid1Edx.PAE | Cpuid1Edx.CX8 | Cpuid1Edx.PGE | Cpuid1Edx.CMOV | Cpuid1Edx.PAT;
+  ecx1 = Cpuid1Ecx.CX16 | Cpuid1Ecx.POPCNT | Cpuid1Ecx.VMX;
   extEcx = CpuidExtEcx.LAHF_SAHF;
   extEdx = CpuidExtEdx.NX | CpuidExtEdx.PAGE1GB | CpuidExtEdx.LM;
   physBits = 39;

@@ -3,7 +3,9 @@ import { Mnemonic, OpKind, Register } from "iced-x86";
 import type { Compiler, Ctx } from "../context.js";
 import { Template } from "../codegen.js";
 import { addressBits, gpr, operandSize, segIndex, SIZE_INDEX } from "../operands.js";
-import { Lf } from "../flags.js";
+import { Fl, Lf } from "../flags.js";
+import { Fault, Vec } from "../fault.js";
+import { effectiveAddress } from "../operands.js";
 import { loadDataSegment } from "../segments.js";
 import { Seg } from "../regs.js";
 import { movCr } from "./system.js";
@@ -172,6 +174,36 @@ const xadd: Compiler = (c) => {
     ...xaddWrites(d.isMem, d.set("r", "rh"), s.set("a", "ah")), `f.op = ${fop}; f.a = a; f.ah = ah; f.b = b; f.bh = bh; f.r = r; f.rh = rh;`].filter(Boolean).join("\n"));
 };
 
+/**
+ * CMPXCHG8B m64 / CMPXCHG16B m128: compare EDX:EAX (RDX:RAX) with memory; equal: store ECX:EBX
+ * (RCX:RBX) and set ZF; else load memory into EDX:EAX (RDX:RAX), writing the old value back
+ * (SDM Vol. 2). Only ZF changes. CMPXCHG16B needs a 16-byte-aligned operand (#GP(0)).
+ */
+function cmpxchgWide(wide: boolean): Compiler {
+  return (c) => {
+    if (c.ins.op0Kind !== OpKind.Memory) return undefined;
+    const { mmu, lo, hi, f } = c;
+    const ea = effectiveAddress(c);
+    return () => {
+      const a = ea();
+      if (wide && (a & 15) !== 0) throw new Fault(Vec.GP, 0);
+      const m0 = mmu.rd32(a), m1 = mmu.rd32(a + 4);
+      const m2 = wide ? mmu.rd32(a + 8) : 0, m3 = wide ? mmu.rd32(a + 12) : 0;
+      const equal = wide
+        ? m0 === lo[0] && m1 === hi[0] && m2 === lo[2] && m3 === hi[2]
+        : m0 === lo[0] && m1 === lo[2];
+      if (equal) {
+        if (wide) { mmu.wr64(a, lo[3], hi[3]); mmu.wr64(a + 8, lo[1], hi[1]); }
+        else mmu.wr64(a, lo[3], lo[1]);
+      } else {
+        if (wide) { mmu.wr64(a, m0, m1); mmu.wr64(a + 8, m2, m3); lo[0] = m0; hi[0] = m1; lo[2] = m2; hi[2] = m3; }
+        else { mmu.wr64(a, m0, m1); lo[0] = m0; hi[0] = 0; lo[2] = m1; hi[2] = 0; }
+      }
+      f.merge(Fl.ZF, equal ? Fl.ZF : 0);
+    };
+  };
+}
+
 const bswap: Compiler = (c) => {
   const g = gpr(c.ins.op0Register);
   if (!g) return undefined;
@@ -205,6 +237,7 @@ export const MOV: Array<[Mnemonic, Compiler]> = [
   [Mnemonic.Mov, mov], [Mnemonic.Movzx, extend(false)], [Mnemonic.Movsx, extend(true)],
   [Mnemonic.Movsxd, movsxd], [Mnemonic.Lea, lea], [Mnemonic.Xchg, xchg], [Mnemonic.Nop, nop],
   [Mnemonic.Cmpxchg, cmpxchg], [Mnemonic.Xadd, xadd], [Mnemonic.Bswap, bswap],
+  [Mnemonic.Cmpxchg8b, cmpxchgWide(false)], [Mnemonic.Cmpxchg16b, cmpxchgWide(true)],
   [Mnemonic.Cbw, signExtendAcc(Mnemonic.Cbw)], [Mnemonic.Cwde, signExtendAcc(Mnemonic.Cwde)],
   [Mnemonic.Cdqe, signExtendAcc(Mnemonic.Cdqe)], [Mnemonic.Cwd, signExtendAcc(Mnemonic.Cwd)],
   [Mnemonic.Cdq, signExtendAcc(Mnemonic.Cdq)], [Mnemonic.Cqo, signExtendAcc(Mnemonic.Cqo)],
