@@ -23,7 +23,7 @@ const SYSTEM_ENDS = new Set<Mnemonic>([
   Mnemonic.Outsw, Mnemonic.Outsd, Mnemonic.Lmsw, Mnemonic.Clts, Mnemonic.Wbinvd, Mnemonic.Invd,
   Mnemonic.Swapgs, Mnemonic.Pause,
   // The TSC counts retired instructions, which are added up at block ends.
-  Mnemonic.Rdtsc,
+  Mnemonic.Rdtsc, Mnemonic.Rdtscp,
 ]);
 
 export function endsBlock(ins: Instruction): boolean {
@@ -70,7 +70,7 @@ export function compileInstruction(c: Ctx): Op {
 const SWITCHERS = new Set<Mnemonic>([
   Mnemonic.Cpuid, Mnemonic.Hlt, Mnemonic.Mov, Mnemonic.Rdmsr, Mnemonic.Wrmsr, Mnemonic.In, Mnemonic.Out,
   Mnemonic.Insb, Mnemonic.Insw, Mnemonic.Insd, Mnemonic.Outsb, Mnemonic.Outsw, Mnemonic.Outsd,
-  Mnemonic.Invlpg, Mnemonic.Rdtsc, Mnemonic.Pause, Mnemonic.Wbinvd, Mnemonic.Invd, Mnemonic.Clts, Mnemonic.Lmsw,
+  Mnemonic.Invlpg, Mnemonic.Rdtsc, Mnemonic.Rdtscp, Mnemonic.Pause, Mnemonic.Wbinvd, Mnemonic.Invd, Mnemonic.Clts, Mnemonic.Lmsw,
   Mnemonic.Lgdt, Mnemonic.Lidt, Mnemonic.Sgdt, Mnemonic.Sidt, Mnemonic.Lldt, Mnemonic.Ltr, Mnemonic.Sldt, Mnemonic.Str,
   Mnemonic.Vmxon, Mnemonic.Vmxoff, Mnemonic.Vmclear, Mnemonic.Vmptrld, Mnemonic.Vmptrst, Mnemonic.Vmread,
   Mnemonic.Vmwrite, Mnemonic.Vmlaunch, Mnemonic.Vmresume, Mnemonic.Vmcall,

@@ -34,7 +34,7 @@ export class CpuidModel {
   edx1 = Cpuid1Edx.PSE | Cpuid1Edx.TSC | Cpuid1Edx.MSR | Cpuid1Edx.PAE | Cpuid1Edx.CX8 | Cpuid1Edx.PGE | Cpuid1Edx.CMOV | Cpuid1Edx.PAT;
   ecx1 = Cpuid1Ecx.CX16 | Cpuid1Ecx.POPCNT | Cpuid1Ecx.VMX;
   extEcx = CpuidExtEcx.LAHF_SAHF;
-  extEdx = CpuidExtEdx.NX | CpuidExtEdx.PAGE1GB | CpuidExtEdx.LM;
+  extEdx = CpuidExtEdx.NX | CpuidExtEdx.PAGE1GB | CpuidExtEdx.RDTSCP | CpuidExtEdx.LM;
   physBits = 39;
   linearBits = 48;
 

@@ -23,6 +23,8 @@ export class MsrFile {
   /** TSC = icount + tscOffset: deterministic, and monotonic like the real one. */
   tscOffset = 0n;
   featureControl = 0n;
+  /** IA32_TSC_AUX: what RDTSCP returns in ECX (bits 31:0; the upper half is reserved). */
+  tscAux = 0;
   /** IA32_DEBUGCTL: LBR (bit 0) and BTF (bit 1) are stored; branch tracing itself is not modelled. */
   debugctl = 0n;
   miscEnable = 1n;
@@ -56,6 +58,7 @@ export class MsrFile {
       case Msr.FS_BASE: return u64(cpu.segBase[Seg.FS]);
       case Msr.GS_BASE: return u64(cpu.segBase[Seg.GS]);
       case Msr.KERNEL_GS_BASE: return u64(this.kernelGsBase);
+      case Msr.TSC_AUX: return BigInt(this.tscAux >>> 0);
       default: return capabilityMsr(cpu.vmx.caps, index >>> 0) ?? gp();
     }
   }
@@ -107,6 +110,7 @@ export class MsrFile {
       case Msr.FS_BASE: cpu.segBase[Seg.FS] = canonical(v); return;
       case Msr.GS_BASE: cpu.segBase[Seg.GS] = canonical(v); return;
       case Msr.KERNEL_GS_BASE: this.kernelGsBase = canonical(v); return;
+      case Msr.TSC_AUX: if (v >> 32n) gp(); this.tscAux = Number(v); return;
       default: gp();
     }
   }

@@ -218,21 +218,33 @@ const cpuid: Compiler = (c) => {
     hi[0] = hi[3] = hi[1] = hi[2] = 0;
   };
 };
-const rdtsc: Compiler = (c) => {
-  const { cpu, lo, hi } = c;
-  const len = c.next - c.rip;
-  return () => {
-    if ((cpu.cr4 & Cr4.TSD) && cpu.cpl !== 0) gp0();
-    let t = cpu.msr.tsc();
-    const vmx = cpu.vmx;
-    if (vmx.nonRoot) {
-      if (vmx.procCtl(ProcCtl.RDTSC_EXITING)) vmx.exit(ExitReason.RDTSC, { instructionLength: len, rip: c.rip });
-      if (vmx.procCtl(ProcCtl.USE_TSC_OFFSETTING)) t = BigInt.asUintN(64, t + vmx.vmcs.read(F.TSC_OFFSET));
-    }
-    lo[0] = Number(t & 0xffffffffn) | 0; hi[0] = 0;
-    lo[2] = Number(t >> 32n) | 0; hi[2] = 0;
+/**
+ * RDTSC and RDTSCP (which also loads ECX with IA32_TSC_AUX). In VMX non-root operation RDTSCP
+ * is #UD unless "enable RDTSCP" is set; both exit under "RDTSC exiting" (reasons 16 and 51) and
+ * add TSC_OFFSET under "use TSC offsetting" (SDM 25.3).
+ */
+function readTsc(withAux: boolean): Compiler {
+  return (c) => {
+    const { cpu, lo, hi } = c;
+    const len = c.next - c.rip;
+    return () => {
+      const vmx = cpu.vmx;
+      if (withAux && vmx.nonRoot && !vmx.proc2Ctl(Proc2Ctl.ENABLE_RDTSCP)) throw new Fault(Vec.UD);
+      if ((cpu.cr4 & Cr4.TSD) && cpu.cpl !== 0) gp0();
+      let t = cpu.msr.tsc();
+      if (vmx.nonRoot) {
+        if (vmx.procCtl(ProcCtl.RDTSC_EXITING)) {
+          vmx.exitInPlace(withAux ? ExitReason.RDTSCP : ExitReason.RDTSC, { instructionLength: len, rip: c.rip });
+          return;
+        }
+        if (vmx.procCtl(ProcCtl.USE_TSC_OFFSETTING)) t = BigInt.asUintN(64, t + vmx.vmcs.read(F.TSC_OFFSET));
+      }
+      lo[0] = Number(t & 0xffffffffn) | 0; hi[0] = 0;
+      lo[2] = Number(t >> 32n) | 0; hi[2] = 0;
+      if (withAux) { lo[1] = cpu.msr.tscAux | 0; hi[1] = 0; }
+    };
   };
-};
+}
 
 // ---------------------------------------------------------------- descriptor tables
 /**
@@ -674,7 +686,7 @@ const pause: Compiler = (c) => {
 };
 
 export const SYSTEM: Array<[Mnemonic, Compiler]> = [
-  [Mnemonic.Rdmsr, rdmsr], [Mnemonic.Wrmsr, wrmsr], [Mnemonic.Cpuid, cpuid], [Mnemonic.Rdtsc, rdtsc],
+  [Mnemonic.Rdmsr, rdmsr], [Mnemonic.Wrmsr, wrmsr], [Mnemonic.Cpuid, cpuid], [Mnemonic.Rdtsc, readTsc(false)], [Mnemonic.Rdtscp, readTsc(true)],
   [Mnemonic.Lgdt, tableLoad("gdt")], [Mnemonic.Lidt, tableLoad("idt")],
   [Mnemonic.Sgdt, tableStore("gdt")], [Mnemonic.Sidt, tableStore("idt")],
   [Mnemonic.Ltr, ltr], [Mnemonic.Lldt, lldt],
