@@ -147,7 +147,6 @@ type Factory = (...args: unknown[]) => Op;
 /** Helpers that op sources may call as `rt.name(...)`. */
 export const RUNTIME = {
   gp0: (): Fault => new Fault(Vec.GP, 0),
-  ss0: (): Fault => new Fault(Vec.SS, 0),
   de: (): Fault => new Fault(Vec.DE),
   /**
    * A REP string instruction ran REP_BUDGET iterations: stop here and run it again from `rip`
@@ -165,4 +164,3 @@ export const RUNTIME = {
 /** Iterations a REP string instruction runs before it yields and restarts itself. */
 export const REP_BUDGET = 65536;
 const FACTORIES = new Map<string, Factory>();
-export function templateCount(): number { return FACTORIES.size; }

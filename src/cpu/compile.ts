@@ -58,26 +58,19 @@ export function compileInstruction(c: Ctx): Op {
     }
   }
   if (op === undefined) return () => cpu.undefinedInstruction(name);
-  return SWITCHERS.has(ins.mnemonic) ? catchSwitch(cpu, op) : op;
+  return catchSwitch(cpu, op);
 }
 
 /**
- * Instructions that may cause a VM entry or exit. Their op throws ContextSwitch after the switch;
- * catching it right here turns it into flags, so that the block function around the op returns
- * normally (V8 optimises functions by their returns and loops, and unwinding a frame per VM exit
- * is slow): `switched` tells the executor that RIP already points at the new code.
+ * An op may cause a VM entry or exit (intercepted instructions, VMX instructions); it then throws
+ * ContextSwitch after the switch. Catching it right here turns it into flags, so that the block
+ * function around the op returns normally (V8 optimises functions by their returns and loops,
+ * and unwinding a frame per VM exit is slow): `switched` tells the executor that RIP already
+ * points at the new code. Every closure op is wrapped, so no list of "instructions that can
+ * exit" has to be kept in step with the intercepts.
  */
-const SWITCHERS = new Set<Mnemonic>([
-  Mnemonic.Cpuid, Mnemonic.Hlt, Mnemonic.Mov, Mnemonic.Rdmsr, Mnemonic.Wrmsr, Mnemonic.In, Mnemonic.Out,
-  Mnemonic.Insb, Mnemonic.Insw, Mnemonic.Insd, Mnemonic.Outsb, Mnemonic.Outsw, Mnemonic.Outsd,
-  Mnemonic.Invlpg, Mnemonic.Rdtsc, Mnemonic.Rdtscp, Mnemonic.Pause, Mnemonic.Wbinvd, Mnemonic.Invd, Mnemonic.Clts, Mnemonic.Lmsw,
-  Mnemonic.Lgdt, Mnemonic.Lidt, Mnemonic.Sgdt, Mnemonic.Sidt, Mnemonic.Lldt, Mnemonic.Ltr, Mnemonic.Sldt, Mnemonic.Str,
-  Mnemonic.Vmxon, Mnemonic.Vmxoff, Mnemonic.Vmclear, Mnemonic.Vmptrld, Mnemonic.Vmptrst, Mnemonic.Vmread,
-  Mnemonic.Vmwrite, Mnemonic.Vmlaunch, Mnemonic.Vmresume, Mnemonic.Vmcall,
-]);
-
 function catchSwitch(cpu: Cpu, op: Op): Op {
-  // Template ops (plain MOVs) never switch; keep them inlinable.
+  // Template ops are plain data operations that never switch; keep them inlinable.
   if ((op as TemplateOp).source !== undefined) return op;
   return () => {
     try {
@@ -91,4 +84,3 @@ function catchSwitch(cpu: Cpu, op: Op): Op {
   };
 }
 
-export function isImplemented(m: Mnemonic): boolean { return TABLE.has(m); }

@@ -193,9 +193,6 @@ export class Cpu {
     this.hi[Gpr.RSP] = Math.floor(v / TWO32) | 0;
   }
 
-  /** The canonical check of 64-bit mode (SDM Vol. 3, 3.3.7.1). */
-  static isCanonical(v: number): boolean { return v >= -(2 ** 47) && v < 2 ** 47; }
-
   /** Raise #UD for an instruction this model does not implement, and remember its mnemonic. */
   undefinedInstruction(mnemonic: string): never {
     this.udMnemonics.set(mnemonic, (this.udMnemonics.get(mnemonic) ?? 0) + 1);

@@ -1,7 +1,7 @@
 // Exception and interrupt delivery through the IVT or IDT (SDM Vol. 3, 6.10-6.15), including the
 // double-fault rules and the triple fault that shuts the machine down.
 import { Cr0, Efer } from "./control-regs.js";
-import { Fault, Stop, Vec, VECTOR_NAMES, hasErrorCode, isContributory } from "./fault.js";
+import { Fault, Stop, Vec, hasErrorCode, isContributory } from "./fault.js";
 import { Fl } from "./flags.js";
 import { Ar, readDescriptor } from "./segments.js";
 import { Seg } from "./regs.js";
@@ -194,4 +194,3 @@ function deliverReal(cpu: Cpu, vector: number, returnRip: number): void {
   cpu.lastException = vector;
 }
 
-export function describeVector(v: number): string { return VECTOR_NAMES[v] ?? `vector ${v}`; }

@@ -4,6 +4,7 @@ import { Ar, readDescriptor, setAccessedBit } from "./segments.js";
 import { Seg } from "./regs.js";
 import type { Cpu } from "./cpu.js";
 import { Efer } from "./control-regs.js";
+import { isCanonical } from "../mem/paging.js";
 
 /**
  * Load CS:RIP for a far JMP, CALL or RET. Gates, task switches and privilege changes are not
@@ -30,7 +31,7 @@ export function loadCodeSegment(cpu: Cpu, sel: number, offset: number, kind: "jm
   const long = (cpu.efer & Efer.LMA) !== 0 && (d.attr & Ar.L) !== 0;
   if (long && (d.attr & Ar.DB)) throw new Fault(Vec.GP, err);
   if (long) {
-    if (offset >= 2 ** 47 || offset < -(2 ** 47)) throw new Fault(Vec.GP, 0);
+    if (!isCanonical(offset)) throw new Fault(Vec.GP, 0);
   } else {
     offset = (d.attr & Ar.DB) ? offset >>> 0 : offset & 0xffff;
     if (offset > d.limit) throw new Fault(Vec.GP, 0);

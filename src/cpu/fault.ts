@@ -52,8 +52,9 @@ export class CanonicalFault extends Fault {
   constructor(address: number) { super(Vec.GP, 0, address); }
 }
 
-export const ud = (): Fault => new Fault(Vec.UD);
-export const gp = (code = 0): Fault => new Fault(Vec.GP, code);
+/** Raise #UD or #GP(0) in the guest: the two faults most instruction checks end in. */
+export function ud(): never { throw new Fault(Vec.UD); }
+export function gp0(): never { throw new Fault(Vec.GP, 0); }
 
 /**
  * The machine stops: triple fault, guest halt, a device asking to exit, the instruction limit.

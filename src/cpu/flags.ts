@@ -10,8 +10,6 @@ export const WRITABLE_FLAGS = ARITH_FLAGS | Fl.TF | Fl.IF | Fl.DF | Fl.IOPL | Fl
 
 /** Operand-size index used in lazy-flag kinds: 8, 16, 32, 64 bits. */
 export const enum Sz { B = 0, W = 1, D = 2, Q = 3 }
-export const SZ_BITS = [8, 16, 32, 64] as const;
-export const SZ_MASK = [0xff, 0xffff, -1, -1] as const;
 
 /**
  * A lazy-flags kind is (operation << 2) | size. The producing instruction stores its operands and

@@ -1,17 +1,18 @@
 // The emulated MSR file. RDMSR/WRMSR of an MSR not listed here raise #GP(0).
 import { Cr0, Efer, EFER_WRITABLE } from "./control-regs.js";
-import { Fault, Vec } from "./fault.js";
+import { gp0 } from "./fault.js";
 import { Msr } from "./msr-index.js";
 import { Seg } from "./regs.js";
 import type { Cpu } from "./cpu.js";
 import { capabilityMsr } from "../vmx/capabilities.js";
+import { isCanonical } from "../mem/paging.js";
 
-const gp = (): never => { throw new Fault(Vec.GP, 0); };
+const gp = gp0;
 const u64 = (v: number): bigint => BigInt.asUintN(64, BigInt(v));
 const canonical = (v: bigint): number => {
-  const s = BigInt.asIntN(64, v);
-  if (s < -(1n << 47n) || s >= (1n << 47n)) gp();
-  return Number(s);
+  const s = Number(BigInt.asIntN(64, v));
+  if (!isCanonical(s)) gp();
+  return s;
 };
 
 export class MsrFile {

@@ -1,6 +1,5 @@
-// Compile-time operand access: every operand property is read from iced-x86 once, here, and baked
-// into small closures. Values are passed as (lo, hi) dwords: `lo` is the operand's low 32 bits
-// (zero-extended for 8/16-bit operands, an int32 for 32/64-bit ones), `hi` the upper dword.
+// Compile-time operand facts: every operand property is read from iced-x86 once, here (register
+// numbers, sizes, immediates, the effective-address closure); codegen.ts turns them into op source.
 import { MemorySize, OpKind, Register } from "iced-x86";
 import type { Ctx } from "./context.js";
 import { Seg, TWO32 } from "./regs.js";
@@ -154,84 +153,4 @@ export function effectiveAddress(c: Ctx): () => number {
   return () => (off() + segBase[seg]) >>> 0;
 }
 
-export type Get = () => number;
-export type Set = (v: number, h: number) => void;
-
-/**
- * Read operand n. For 8-byte operands the high dword is left in `cpu.vh`.
- * A memory read records the address in `cpu.ea`, so that `writer(c, n, true)` can reuse it.
- */
-export function reader(c: Ctx, n: number): Get {
-  const { cpu, mmu, lo, hi } = c;
-  const k = c.ins.opKind(n);
-  const size = operandSize(c, n);
-  if (k === OpKind.Register) {
-    const g = gpr(c.ins.opRegister(n));
-    if (!g) {
-      const s = segIndex(c.ins.opRegister(n));
-      if (s >= 0) return () => cpu.segSel[s];
-      throw new Error(`reader: unsupported register ${Register[c.ins.opRegister(n)]}`);
-    }
-    const r = g.idx;
-    if (g.high8) return () => (lo[r] >> 8) & 0xff;
-    switch (size) {
-      case 1: return () => lo[r] & 0xff;
-      case 2: return () => lo[r] & 0xffff;
-      case 4: return () => lo[r];
-      default: return () => { cpu.vh = hi[r]; return lo[r]; };
-    }
-  }
-  if (k === OpKind.Memory) {
-    const ea = effectiveAddress(c);
-    switch (size) {
-      case 1: return () => mmu.rd8(cpu.ea = ea());
-      case 2: return () => mmu.rd16(cpu.ea = ea());
-      case 4: return () => mmu.rd32(cpu.ea = ea());
-      default: return () => { const v = mmu.rd64(cpu.ea = ea()); cpu.vh = mmu.hi; return v; };
-    }
-  }
-  if (isImm(c, n)) {
-    const { lo: l, hi: h } = immediate(c, n);
-    const v = size === 1 ? l & 0xff : size === 2 ? l & 0xffff : l;
-    if (size === 8) return () => { cpu.vh = h; return v; };
-    return () => v;
-  }
-  throw new Error(`reader: unsupported operand kind ${OpKind[k]}`);
-}
-
-/** Write operand n. With `rmw`, a memory destination reuses the address its reader computed. */
-export function writer(c: Ctx, n: number, rmw: boolean): Set {
-  const { cpu, mmu, lo, hi } = c;
-  const k = c.ins.opKind(n);
-  const size = operandSize(c, n);
-  if (k === OpKind.Register) {
-    const g = gpr(c.ins.opRegister(n));
-    if (!g) throw new Error(`writer: unsupported register ${Register[c.ins.opRegister(n)]}`);
-    return regWriter(lo, hi, g);
-  }
-  if (k === OpKind.Memory) {
-    const ea = rmw ? () => cpu.ea : effectiveAddress(c);
-    switch (size) {
-      case 1: return (v) => mmu.wr8(ea(), v);
-      case 2: return (v) => mmu.wr16(ea(), v);
-      case 4: return (v) => mmu.wr32(ea(), v);
-      default: return (v, h) => mmu.wr64(ea(), v, h);
-    }
-  }
-  throw new Error(`writer: unsupported operand kind ${OpKind[k]}`);
-}
-
-export function regWriter(lo: Int32Array, hi: Int32Array, g: RegRef): Set {
-  const r = g.idx;
-  if (g.high8) return (v) => { lo[r] = (lo[r] & ~0xff00) | ((v & 0xff) << 8); };
-  switch (g.size) {
-    case 1: return (v) => { lo[r] = (lo[r] & ~0xff) | (v & 0xff); };
-    case 2: return (v) => { lo[r] = (lo[r] & ~0xffff) | (v & 0xffff); };
-    // A 32-bit destination zero-extends into the full register (SDM Vol. 1, 3.4.1.1).
-    case 4: return (v) => { lo[r] = v; hi[r] = 0; };
-    default: return (v, h) => { lo[r] = v; hi[r] = h; };
-  }
-}
-
 export const SIZE_INDEX = { 1: 0, 2: 1, 4: 2, 8: 3 } as const;
-export const SIZE_MASK = { 1: 0xff, 2: 0xffff, 4: -1, 8: -1 } as const;

@@ -1,5 +1,6 @@
 // Source snippets for stack pushes and pops in each stack width, shared by the op templates.
 import { Gpr, Seg } from "./regs.js";
+import { CANONICAL_LIMIT } from "../mem/paging.js";
 
 const SP = Gpr.RSP;
 
@@ -29,4 +30,4 @@ export function popSource(stackBits: 16 | 32 | 64, size: 2 | 4 | 8, name: string
 }
 
 /** Source testing that a 64-bit mode branch target is canonical; #GP(0) otherwise. */
-export const CANONICAL_CHECK = (t: string) => `if (${t} >= 140737488355328 || ${t} < -140737488355328) throw rt.gp0();`;
+export const CANONICAL_CHECK = (t: string) => `if (${t} >= ${CANONICAL_LIMIT} || ${t} < -${CANONICAL_LIMIT}) throw rt.gp0();`;

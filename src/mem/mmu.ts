@@ -2,13 +2,12 @@
 // The hit path is a tag compare and a DataView access; everything else is the slow path.
 import { Cr0, Efer } from "../cpu/control-regs.js";
 import { CanonicalFault } from "../cpu/fault.js";
-import { Access, walk, type PagingRegs } from "./paging.js";
-import { PAGE_SHIFT, type PhysicalMemory } from "./physical.js";
+import { Access, isCanonical, walk, type PagingRegs } from "./paging.js";
+import type { PhysicalMemory } from "./physical.js";
 
 const TLB_SIZE = 4096;
 const TLB_MASK = TLB_SIZE - 1;
 const INV_PAGE = 1 / 4096;
-const CANON_LIMIT = 2 ** 47;
 
 export interface MmuHost extends PagingRegs {
   /** Current privilege level: 3 makes data accesses user-mode accesses. */
@@ -71,7 +70,7 @@ export class Mmu {
   translate(la: number, access: Access, user = this.host.cpl === 3): number {
     const h = this.host;
     if ((h.efer & Efer.LMA) !== 0) {
-      if (la >= CANON_LIMIT || la < -CANON_LIMIT) throw new CanonicalFault(la);
+      if (!isCanonical(la)) throw new CanonicalFault(la);
     } else {
       la = la >>> 0;
     }
@@ -207,5 +206,4 @@ export class Mmu {
     return out;
   }
 
-  pageOf(pa: number): number { return Math.floor(pa) >>> PAGE_SHIFT; }
 }

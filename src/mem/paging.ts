@@ -14,6 +14,10 @@ export const enum Pte { P = 1, RW = 2, US = 4, PWT = 8, PCD = 16, A = 32, D = 64
 /** MAXPHYADDR of the CPU model; CPUID 0x80000008 reports it. */
 export const MAX_PHYS_BITS = 39;
 export const LINEAR_BITS = 48;
+/** Linear addresses are canonical in [-CANONICAL_LIMIT, CANONICAL_LIMIT) (SDM Vol. 1, 3.3.7.1). */
+export const CANONICAL_LIMIT = 2 ** (LINEAR_BITS - 1);
+/** `v` is a signed value (as the interpreter keeps 64-bit addresses); exact for canonical ones. */
+export function isCanonical(v: number): boolean { return v >= -CANONICAL_LIMIT && v < CANONICAL_LIMIT; }
 /** Bits 51:MAXPHYADDR of an entry's high dword are reserved. */
 const HI_RSVD = (0x000fffff & ~((1 << (MAX_PHYS_BITS - 32)) - 1)) >>> 0;
 const TWO32 = 4294967296;

@@ -20,6 +20,7 @@ import { F } from "./fields.js";
 import { Cr0, Cr4, Efer } from "../cpu/control-regs.js";
 import { Ar } from "../cpu/segments.js";
 import { Fl } from "../cpu/flags.js";
+import { LINEAR_BITS } from "../mem/paging.js";
 
 export interface EntryCheckEnv {
   /** A VMCS field's full value (64-bit fields whole; natural-width as 64-bit). */
@@ -67,8 +68,6 @@ export const enum EntryFailureQualification {
 // ---------------------------------------------------------------------------------------------
 // Model constants the checks depend on.
 
-/** Linear-address width (CPUID.80000008H:EAX[15:8]); CR4.LA57 is not supported. */
-const LINEAR_BITS = 48;
 /** IA32_VMX_MISC[30]: VM entry may inject a software interrupt/exception with instruction length 0. */
 const ZERO_LENGTH_INJECTION = false;
 /** IA32_VMX_BASIC[56]: hardware exceptions may be injected with or without an error code. */
@@ -81,8 +80,6 @@ const EFER_VALID = BigInt((Efer.SCE | Efer.LME | Efer.LMA | Efer.NXE) >>> 0);
  */
 const DEBUGCTL_VALID = 0x3n;
 const DEBUGCTL_BTF = 0x2n;
-/** CR4.CET (bit 23): not in the Cr4 enum because the model does not implement CET. */
-const CR4_CET = 1 << 23;
 
 const CR0_PE = Cr0.PE >>> 0, CR0_PG = Cr0.PG >>> 0;
 
@@ -348,7 +345,7 @@ export function checkControls(env: EntryCheckEnv): EntryFailure | undefined {
 
     // Protected mode: "unrestricted guest" is 0 or the guest CR0.PE is 1.
     const protectedMode = (c.proc2 & Proc2Ctl.UNRESTRICTED_GUEST) === 0 || (u64(env, F.GUEST_CR0) & 1n) !== 0n;
-    const cet = ((env.caps.cr4Fixed1 >>> 0) & CR4_CET) !== 0;
+    const cet = ((env.caps.cr4Fixed1 >>> 0) & Cr4.CET) !== 0;
     if (type !== IntType.HW_EXCEPTION || !protectedMode) {
       if (deliver) {
         return xn(type === IntType.HW_EXCEPTION
@@ -502,7 +499,7 @@ export function checkGuestState(env: EntryCheckEnv): EntryFailure | undefined {
   if ((why = fixedBits("guest CR0", cr0, cr0Fixed0, caps.cr0Fixed1))) return r(why);
   if ((cr0lo & CR0_PG) !== 0 && (cr0lo & CR0_PE) === 0) return r(`guest CR0 ${hex(cr0)} has PG = 1 with PE = 0`);
   if ((why = fixedBits("guest CR4", cr4, caps.cr4Fixed0, caps.cr4Fixed1))) return r(why);
-  if ((cr4lo & CR4_CET) !== 0 && (cr0lo & Cr0.WP) === 0) return r(`guest CR4.CET is 1 with CR0.WP 0`);
+  if ((cr4lo & Cr4.CET) !== 0 && (cr0lo & Cr0.WP) === 0) return r(`guest CR4.CET is 1 with CR0.WP 0`);
   if ((c.entry & EntryCtl.LOAD_DEBUG_CONTROLS) !== 0) {
     const debugctl = u64(env, F.GUEST_IA32_DEBUGCTL);
     if ((debugctl & ~DEBUGCTL_VALID) !== 0n) {

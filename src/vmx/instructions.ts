@@ -5,7 +5,7 @@ import { Mnemonic, OpKind } from "iced-x86";
 import type { Compiler, Ctx } from "../cpu/context.js";
 import { Cr0, Cr4, Efer } from "../cpu/control-regs.js";
 import type { Cpu } from "../cpu/cpu.js";
-import { Fault, Vec } from "../cpu/fault.js";
+import { gp0, ud } from "../cpu/fault.js";
 import { Fl } from "../cpu/flags.js";
 import { addressBits, effectiveAddress, gpr, segIndex } from "../cpu/operands.js";
 import { Seg } from "../cpu/regs.js";
@@ -17,8 +17,6 @@ import { ExitReason } from "./reasons.js";
 import { fieldIndex, LaunchState } from "./vmcs.js";
 import { INVALID_VMCS, type Vmx } from "./vmx.js";
 
-const ud = (): never => { throw new Fault(Vec.UD); };
-const gp0 = (): never => { throw new Fault(Vec.GP, 0); };
 
 /** #UD in real mode, virtual-8086 mode and compatibility mode (every VMX instruction). */
 function modeCheck(cpu: Cpu): void {

@@ -1,12 +1,12 @@
 // VMX operation of one logical processor: root/non-root state, the current VMCS, and the two
 // transitions: VM entry (SDM Vol. 3, chapter 26) and VM exit (chapter 27).
-import { Cr0, Efer } from "../cpu/control-regs.js";
+import { Cr0, Cr4, Efer } from "../cpu/control-regs.js";
 import type { Cpu } from "../cpu/cpu.js";
 import { Fault, Stop, Vec } from "../cpu/fault.js";
 import { Fl } from "../cpu/flags.js";
 import { Msr } from "../cpu/msr-index.js";
 import { Seg } from "../cpu/regs.js";
-import { loadPdptes } from "../mem/paging.js";
+import { isCanonical, loadPdptes } from "../mem/paging.js";
 import { Ar } from "../cpu/segments.js";
 import { DEFAULT_CAPS, VMCS_REVISION, type VmxCapabilities } from "./capabilities.js";
 import { EntryCtl, ExitCtl, Proc2Ctl, ProcCtl } from "./controls.js";
@@ -157,7 +157,7 @@ export class Vmx {
 
   private paeGuest(): boolean {
     const v = this.vmcs;
-    return (v.u32(F.GUEST_CR0) & Cr0.PG) !== 0 && (v.u32(F.GUEST_CR4) & 0x20) !== 0 &&
+    return (v.u32(F.GUEST_CR0) & Cr0.PG) !== 0 && (v.u32(F.GUEST_CR4) & Cr4.PAE) !== 0 &&
       (v.u32(F.VM_ENTRY_CONTROLS) & EntryCtl.IA32E_MODE_GUEST) === 0;
   }
 
@@ -166,7 +166,7 @@ export class Vmx {
     const v = this.vmcs;
     const long = (v.u32(F.VM_ENTRY_CONTROLS) & EntryCtl.IA32E_MODE_GUEST) !== 0 && (v.u32(F.GUEST_CS_ACCESS_RIGHTS) & Ar.L) !== 0;
     const rip = v.num(F.GUEST_RIP);
-    if (long ? rip >= 2 ** 47 || rip < -(2 ** 47) : v.hi[fieldIndex(F.GUEST_RIP)] !== 0) {
+    if (long ? !isCanonical(rip) : v.hi[fieldIndex(F.GUEST_RIP)] !== 0) {
       return { kind: "guest", rule: long ? "26.3.1.4: RIP is not canonical" : "26.3.1.4: RIP bits 63:32 are not 0 outside 64-bit mode", qualification: 0 };
     }
     return undefined;
@@ -230,7 +230,7 @@ export class Vmx {
     cpu.gdtrBase = v.num(F.GUEST_GDTR_BASE); cpu.gdtrLimit = v.u32(F.GUEST_GDTR_LIMIT) & 0xffff;
     cpu.idtrBase = v.num(F.GUEST_IDTR_BASE); cpu.idtrLimit = v.u32(F.GUEST_IDTR_LIMIT) & 0xffff;
     // A PAE guest gets its PDPTEs from guest CR3 (checked by the guest-state checks, SDM 26.3.1.6).
-    if ((cpu.cr0 & Cr0.PG) && (cpu.cr4 & 0x20) && !(cpu.efer & Efer.LMA)) loadPdptes(cpu.mem, cpu);
+    if ((cpu.cr0 & Cr0.PG) && (cpu.cr4 & Cr4.PAE) && !(cpu.efer & Efer.LMA)) loadPdptes(cpu.mem, cpu);
     cpu.setRsp(v.num(F.GUEST_RSP));
     cpu.setRflags(v.u32(F.GUEST_RFLAGS));
     cpu.cpl = (cpu.segAttr[Seg.SS] >> 5) & 3;
@@ -393,7 +393,7 @@ export class Vmx {
     cpu.gdtrBase = v.num(F.HOST_GDTR_BASE); cpu.gdtrLimit = 0xffff;
     cpu.idtrBase = v.num(F.HOST_IDTR_BASE); cpu.idtrLimit = 0xffff;
     // A 32-bit PAE host gets its PDPTEs from host CR3; a bad one is VMX abort 2 (SDM 27.5.4).
-    if (!host64 && (cpu.cr0 & Cr0.PG) && (cpu.cr4 & 0x20) && !loadPdptes(cpu.mem, cpu)) {
+    if (!host64 && (cpu.cr0 & Cr0.PG) && (cpu.cr4 & Cr4.PAE) && !loadPdptes(cpu.mem, cpu)) {
       this.abort(VmxAbort.HOST_PDPTE, "the host's PDPTEs are invalid");
     }
     cpu.setRsp(v.num(F.HOST_RSP));

@@ -5,19 +5,20 @@ import { Template } from "../codegen.js";
 import { conditionSource } from "../cond.js";
 import { CANONICAL_CHECK, popSource, pushSource } from "../stack-src.js";
 import { memBytes, operandSize, segIndex } from "../operands.js";
-import { Fault, Vec } from "../fault.js";
+import { Fault, Vec, gp0 } from "../fault.js";
 import { Fl, WRITABLE_FLAGS } from "../flags.js";
 import { loadCodeSegment } from "../far.js";
+import { isCanonical } from "../../mem/paging.js";
 import { loadDataSegment } from "../segments.js";
 import { Seg } from "../regs.js";
 
 /** Compile-time branch target check: a non-canonical target raises #GP(0) at the branch. */
 function constTarget(c: Ctx): number | undefined {
   const t = Number(BigInt.asIntN(64, c.ins.nearBranchTarget));
-  if (c.mode === 64) return t >= 2 ** 47 || t < -(2 ** 47) ? undefined : t;
+  if (c.mode === 64) return isCanonical(t) ? t : undefined;
   return c.mode === 32 ? t >>> 0 : t & 0xffff;
 }
-const gpOp = (): never => { throw new Fault(Vec.GP, 0); };
+const gpOp = gp0;
 
 /** Source converting a (lo, hi) operand value into a RIP for the current operand size. */
 function targetSource(_c: Ctx, size: number, l: string, h: string): string {

@@ -3,13 +3,13 @@
 import { Mnemonic, OpKind, Register } from "iced-x86";
 import type { Compiler, Ctx, Op } from "../context.js";
 import { Cr0, CR0_DEFINED, Cr4, CR4_SUPPORTED, Efer } from "../control-regs.js";
-import { Fault, Stop, Vec } from "../fault.js";
+import { Fault, Stop, Vec, gp0, ud } from "../fault.js";
 import { Fl } from "../flags.js";
 import { gpr, operandSize, segIndex } from "../operands.js";
 import { REP_BUDGET, RUNTIME } from "../codegen.js";
 import { effectiveAddress } from "../operands.js";
 import { Ar, readDescriptor } from "../segments.js";
-import { loadPdptes } from "../../mem/paging.js";
+import { isCanonical, loadPdptes } from "../../mem/paging.js";
 import { Seg } from "../regs.js";
 import type { Cpu } from "../cpu.js";
 import { loadCodeSegment } from "../far.js";
@@ -19,7 +19,6 @@ import { memInfo } from "../../vmx/instructions.js";
 import { Proc2Ctl, ProcCtl } from "../../vmx/controls.js";
 import { F } from "../../vmx/fields.js";
 
-const gp0 = (): never => { throw new Fault(Vec.GP, 0); };
 const requireCpl0 = (cpu: Cpu): void => { if (cpu.cpl !== 0) gp0(); };
 
 // ---------------------------------------------------------------- control registers
@@ -285,7 +284,7 @@ function tableLoad(which: "gdt" | "idt"): Compiler {
       if (mode === 64) {
         const l = mmu.rd64(a + 2);
         base = mmu.hi * 4294967296 + (l >>> 0);
-        if (base >= 2 ** 47 || base < -(2 ** 47)) gp0();
+        if (!isCanonical(base)) gp0();
       } else {
         base = mmu.rd32(a + 2) >>> 0;
         if (size16) base &= 0xffffff;
@@ -545,7 +544,7 @@ const into: Compiler = (c) => {
   const f = c.f;
   return () => { if (f.of()) throw new Fault(Vec.OF, -1, 0, next, true); };
 };
-const ud2: Op = () => { throw new Fault(Vec.UD); };
+const ud2: Op = ud;
 
 /** IRET/IRETD/IRETQ to the same or an outer privilege level, flat protected or long mode. */
 function iret(size: 2 | 4 | 8): Compiler {
